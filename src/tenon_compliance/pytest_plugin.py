@@ -1,0 +1,398 @@
+"""The pytest face of the suite: one test per control and subject, and the JUnit.
+
+Loaded by the repository's top-level conftest.py. ``compliance/test_rfc16.py``
+holds the ``RFC16`` marker that this plugin expands into one ``ControlItem``
+per case, named ``CONTROL[subject]``. Options:
+
+- ``--root PATH``: check another checkout of the same layout;
+- ``--image REF`` and ``--signature-bundle FILE``: the built image and its
+  Sigstore bundle (without them the image controls are *not evaluated*);
+- ``--trusted-root FILE``, ``--revision SHA``: a private Sigstore root, the
+  commit being deployed;
+- ``--junit-report PATH``: where the evidence goes (``reports/junit.xml``);
+- pytest's own ``--strict`` also makes *not evaluated* a failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tenon_compliance import __version__
+from tenon_compliance.catalog import Catalog, load_catalog
+from tenon_compliance.controls.base import all_controls
+from tenon_compliance.engine import Case, Outcome, Result, cases, run_case
+from tenon_compliance.errors import WaiverError
+from tenon_compliance.evidence import Evidence, Options
+from tenon_compliance.provenance import git_commit, input_digests, tool_versions
+from tenon_compliance.report.junit import CaseRecord, write_junit
+from tenon_compliance.waivers import Waiver, load_waivers
+
+DEFAULT_REPORT = Path("reports") / "junit.xml"
+
+
+class RFC16:
+    """Marker placed in compliance/test_rfc16.py; the plugin expands it."""
+
+
+@dataclass
+class ComplianceRun:
+    """Everything one pytest session shares: evidence, waivers, results."""
+
+    options: Options
+    report_path: Path
+    _evidence: Evidence | None = None
+    _catalog: Catalog | None = None
+    _waivers: list[Waiver] | WaiverError | None = None
+
+    @property
+    def evidence(self) -> Evidence:
+        if self._evidence is None:
+            self._evidence = Evidence(self.options)
+        return self._evidence
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = load_catalog()
+        return self._catalog
+
+    def waivers(self) -> list[Waiver]:
+        """The valid waivers, read once; raises WaiverError for a bad file."""
+        if self._waivers is None:
+            try:
+                self._waivers = load_waivers(self.options.root)
+            except WaiverError as error:
+                self._waivers = error
+        if isinstance(self._waivers, WaiverError):
+            raise self._waivers
+        return self._waivers
+
+
+RUN_KEY = pytest.StashKey[ComplianceRun]()
+
+
+# Options and configuration ------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("tenon", "TENON RFC-16 compliance")
+    group.addoption(
+        "--root",
+        type=Path,
+        default=None,
+        help="checkout to check (default: the repository holding this suite)",
+    )
+    group.addoption("--image", default=None, help="image evidence: oci:PATH, "
+                    "oci-archive:PATH, registry:HOST/REPO@sha256:HEX or docker:ID")
+    group.addoption("--signature-bundle", type=Path, default=None,
+                    help="Sigstore bundle of the image")
+    group.addoption("--trusted-root", type=Path, default=None,
+                    help="Sigstore trusted_root.json (default: the production root)")
+    group.addoption("--revision", default=None,
+                    help="git commit the image must have been built from")
+    group.addoption("--junit-report", type=Path, default=None,
+                    help=f"where to write the JUnit evidence (default {DEFAULT_REPORT})")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    root = config.getoption("root") or config.rootpath
+    report = config.getoption("junit_report") or config.rootpath / DEFAULT_REPORT
+    options = Options(
+        root=Path(root).resolve(),
+        image=config.getoption("image"),
+        signature_bundle=config.getoption("signature_bundle"),
+        trusted_root=config.getoption("trusted_root"),
+        revision=config.getoption("revision"),
+        strict=bool(config.getoption("strict", False)),
+    )
+    config.stash[RUN_KEY] = ComplianceRun(options=options, report_path=Path(report))
+    config.pluginmanager.register(JUnitReporter(config), "tenon-junit")
+
+
+@pytest.fixture(scope="session")
+def compliance_run(request: pytest.FixtureRequest) -> ComplianceRun:
+    """The session's shared run: options, evidence, catalog."""
+    return request.config.stash[RUN_KEY]
+
+
+# Collection ------------------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(
+    collector: pytest.Collector, name: str, obj: object
+) -> pytest.Collector | None:
+    if obj is RFC16:
+        return ControlSuite.from_parent(collector, name=name)
+    return None
+
+
+class ControlSuite(pytest.Collector):
+    """Every registered control applied to every subject it selects."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        run = self.config.stash[RUN_KEY]
+        for control in all_controls():
+            for case in cases(control, run.evidence):
+                yield ControlItem.from_parent(self, name=case.id, case=case)
+
+
+class ControlFailedError(Exception):
+    """Raised by a ControlItem whose case failed; carries the result."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(result.outcome.value)
+        self.result = result
+
+
+class ControlItem(pytest.Item):
+    """One control on one subject."""
+
+    def __init__(self, *, case: Case, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        control = case.control
+        location = case.subject.location if case.subject else None
+        self.user_properties.extend(
+            [
+                ("control", control.id),
+                ("title", control.title),
+                ("clauses", " ".join(control.clauses)),
+                ("severity", control.severity.value),
+                ("method", control.method.value),
+                ("subject", case.subject.id if case.subject else ""),
+                ("file", location.file if location else ""),
+                ("line", str(location.line or "") if location else ""),
+            ]
+        )
+
+    def runtest(self) -> None:
+        run = self.config.stash[RUN_KEY]
+        result = _apply_waivers(run_case(self.case, run.evidence), run)
+        self.user_properties.append(("outcome", result.outcome.value))
+        subject = self.case.subject.id if self.case.subject else "-"
+
+        if result.outcome is Outcome.PASSED:
+            return
+        if result.outcome is Outcome.WAIVED:
+            notes = "; ".join(note for _, note in result.waived)
+            pytest.skip(f"WAIVED {self.case.control.id} on {subject}: {notes}")
+        if result.outcome is Outcome.NOT_EVALUATED and not run.options.strict:
+            pytest.skip(f"NOT EVALUATED: {result.reason}")
+        raise ControlFailedError(result)
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str:
+        if isinstance(excinfo.value, ControlFailedError):
+            return _describe(excinfo.value.result, self.config.stash[RUN_KEY])
+        return str(super().repr_failure(excinfo, style=style))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        run = self.config.stash[RUN_KEY]
+        subject = self.case.subject
+        if subject is None:
+            return run.options.root, None, self.name
+        line = subject.location.line - 1 if subject.location.line else None
+        return run.options.root / subject.location.file, line, self.name
+
+
+def _apply_waivers(result: Result, run: ComplianceRun) -> Result:
+    """Mark a failed result waived when a valid waiver covers its case.
+
+    A broken waivers file waives nothing (its own test fails the run).
+    """
+    if result.outcome is not Outcome.FAILED or result.case.subject is None:
+        return result
+    try:
+        waivers = run.waivers()
+    except WaiverError:
+        return result
+    control, subject = result.case.control.id, result.case.subject.id
+    matching = [waiver for waiver in waivers if waiver.matches(control, subject)]
+    if not matching:
+        return result
+    result.waived = [(finding, matching[0].describe()) for finding in result.findings]
+    result.outcome = Outcome.WAIVED
+    return result
+
+
+def _describe(result: Result, run: ComplianceRun) -> str:
+    control = result.case.control
+    if result.findings:
+        lines = [finding.line() for finding in result.findings]
+    else:
+        lines = [f"{control.id} ({', '.join(control.clauses)}): {result.reason}"]
+    if result.outcome is Outcome.NOT_EVALUATED:
+        lines.append("(--strict makes a control that was not evaluated a failure)")
+    return "\n".join(lines)
+
+
+# Reporting -----------------------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(
+    report: pytest.TestReport, config: pytest.Config
+) -> tuple[str, str, str] | None:
+    if report.when != "call" or not report.skipped:
+        return None
+    outcome = dict(report.user_properties).get("outcome")
+    if outcome == Outcome.WAIVED.value:
+        return "waived", "W", "WAIVED"
+    if outcome == Outcome.NOT_EVALUATED.value:
+        return "not evaluated", "N", "NOT EVALUATED"
+    return None
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    run = config.stash.get(RUN_KEY, None)
+    reporter = config.pluginmanager.get_plugin("tenon-junit")
+    if run is None or not isinstance(reporter, JUnitReporter) or not reporter.active:
+        return
+    write = terminalreporter.write_line
+    not_proven = [c for c in run.catalog.clauses if c.status != "proven"]
+    terminalreporter.section("RFC-16 clauses not proven yet")
+    for clause in not_proven:
+        write(f"{clause.id}: {clause.not_proven or 'NO CONTROL AND NO REASON'}")
+    if not not_proven:
+        write("none: every clause has a control")
+    for title, entries in (
+        ("controls not evaluated", reporter.not_evaluated),
+        ("waived findings", reporter.waived),
+    ):
+        if entries:
+            terminalreporter.section(title)
+            for name, reason in entries:
+                write(f"{name}: {reason}")
+    write(f"JUnit evidence: {reporter.path}")
+
+
+class JUnitReporter:
+    """Collects every compliance/ test report and writes the JUnit at the end.
+
+    It works in the main process, so it also sees the reports of xdist
+    workers. Nothing is written when the session ran no compliance test.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.path = config.stash[RUN_KEY].report_path
+        self.records: dict[str, CaseRecord] = {}
+        self.waived: list[tuple[str, str]] = []
+        self.not_evaluated: list[tuple[str, str]] = []
+        self.started = dt.datetime.now(dt.timezone.utc)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.records)
+
+    def _is_compliance(self, nodeid: str) -> bool:
+        return nodeid.split("::")[0].split("/")[0] == "compliance"
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and self._is_compliance(report.nodeid or "compliance"):
+            self.records[report.nodeid] = CaseRecord(
+                name=report.nodeid or "collection",
+                classname="compliance.collection",
+                time=0.0,
+                outcome="error",
+                message="collection failed",
+                text=str(report.longrepr),
+            )
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not self._is_compliance(report.nodeid):
+            return
+        record = self.records.get(report.nodeid)
+        if record is None:
+            record = self._new_record(report)
+            self.records[report.nodeid] = record
+        record.time += report.duration
+        record.properties = [(k, str(v)) for k, v in report.user_properties]
+        if report.passed:
+            return
+        if report.skipped:
+            self._skipped(record, report)
+        elif record.outcome != "failed":
+            record.outcome = "failed" if report.when == "call" else "error"
+            record.message = _first_line(str(report.longrepr))
+            record.text = str(report.longrepr)
+
+    def _new_record(self, report: pytest.TestReport) -> CaseRecord:
+        path, _, name = report.nodeid.partition("::")
+        props = dict(report.user_properties)
+        control = props.get("control")
+        return CaseRecord(
+            name=name.split("::")[-1] or path,
+            classname=f"compliance.{control}" if control else path.replace("/", "."),
+            time=0.0,
+            outcome="passed",
+            file=props.get("file") or path,
+            line=int(props["line"]) if props.get("line") else None,
+        )
+
+    def _skipped(self, record: CaseRecord, report: pytest.TestReport) -> None:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+        reason = reason.removeprefix("Skipped: ")
+        record.outcome, record.message, record.text = "skipped", reason, reason
+        outcome = dict(report.user_properties).get("outcome")
+        if outcome == Outcome.WAIVED.value:
+            self.waived.append((record.name, reason))
+        elif outcome == Outcome.NOT_EVALUATED.value:
+            self.not_evaluated.append((record.name, reason))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not self.active:
+            return
+        run = self.config.stash[RUN_KEY]
+        write_junit(
+            self.path,
+            self.records.values(),
+            self._suite_properties(run),
+            suite_name="TENON RFC-16 compliance",
+            timestamp=self.started.replace(microsecond=0, tzinfo=None).isoformat(),
+            hostname=socket.gethostname(),
+        )
+
+    def _suite_properties(self, run: ComplianceRun) -> list[tuple[str, str]]:
+        root = run.options.root
+        properties = [
+            ("git.commit", git_commit(root)),
+            ("root", str(root)),
+            ("catalog.version", run.catalog.version),
+            ("strict", str(run.options.strict).lower()),
+            ("image", run.options.image or "not given"),
+            ("signature.bundle", str(run.options.signature_bundle or "not given")),
+            ("platform", platform.platform()),
+            ("tool.tenon-compliance", __version__),
+        ]
+        properties += [(f"tool.{name}", version) for name, version in tool_versions()]
+        properties += [
+            (f"input.sha256:{path}", digest) for path, digest in input_digests(root)
+        ]
+        return properties
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        return []
+    return [
+        f"tenon-compliance {__version__}: root {run.options.root}, "
+        f"image {run.options.image or 'not given'}, strict {run.options.strict}"
+    ]

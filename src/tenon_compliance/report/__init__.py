@@ -1,0 +1,1 @@
+"""Reports of a run: the JUnit XML that auditors read and CI publishes."""

@@ -73,12 +73,17 @@ DEFAULT_LIMITS = Limits()
 
 @dataclass(eq=False)
 class ScalarNode:
-    """A scalar value (str, int, float, bool, None or bytes) and its line."""
+    """A scalar value (str, int, float, bool, None or bytes) and its line.
+
+    ``style`` is the scalar's YAML style: "|" (literal block), ">", "'", '"'
+    or None (plain). In a literal block, text line k sits on ``line + k``.
+    """
 
     value: Any
     line: int
     tag: str | None = None
     size: int = 1
+    style: str | None = None
 
 
 @dataclass(eq=False)
@@ -287,9 +292,10 @@ class _Builder:
             tag = self.resolver.resolve(  # type: ignore[no-untyped-call]
                 yaml.ScalarNode, event.value, event.implicit
             )
+        style = event.style or None
         if tag in self.custom_tags:
-            return ScalarNode(event.value, line, tag=tag)
-        return ScalarNode(self.construct(tag, event.value, line), line)
+            return ScalarNode(event.value, line, tag=tag, style=style)
+        return ScalarNode(self.construct(tag, event.value, line), line, style=style)
 
     def construct(self, tag: str, value: str, line: int) -> Any:
         """The Python value of a core-schema scalar; other tags are refused."""

@@ -81,9 +81,10 @@ class YNode:
 
 @dataclass(frozen=True)
 class YScalar(YNode):
-    """A scalar; ``value`` is str, int, float, bool or None."""
+    """A scalar; ``value`` is str, int, float, bool or None; ``style`` as in YAML."""
 
     value: Any
+    style: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def _convert(node: yaml_lines.Node, file: str) -> YNode:
     if node.tag == REFERENCE_TAG:
         return _reference(node, location)
     if isinstance(node, yaml_lines.ScalarNode):
-        return YScalar(location, node.value)
+        return YScalar(location, node.value, node.style)
     if isinstance(node, yaml_lines.SequenceNode):
         return YSeq(location, tuple(_convert(item, file) for item in node.items))
     entries = {str(k): _convert(v, file) for k, v in node.entries.items()}
@@ -548,19 +549,27 @@ def _flatten(node: YNode | None) -> tuple[ScriptLine, ...]:
     if isinstance(node, YSeq):
         return tuple(line for item in node.items for line in _flatten(item))
     if isinstance(node, YScalar) and node.value is not None:
-        return _split_block(str(node.value), node.location)
+        return _split_block(str(node.value), node.location, node.style == "|")
     where = node.location
     raise LoadError(where.file, where.line, "a script must be text or a list of text")
 
 
-def _split_block(text: str, where: Location) -> tuple[ScriptLine, ...]:
-    """A multi-line script entry (``- |`` block) as one ScriptLine per line."""
+def _split_block(text: str, where: Location, literal: bool) -> tuple[ScriptLine, ...]:
+    """A multi-line script entry as one ScriptLine per line.
+
+    Only a literal block (``- |``) maps each text line to a file line (the
+    block's body starts on the line after the ``|``); any other multi-line
+    scalar keeps the scalar's own line for every text line.
+    """
     lines = text.rstrip("\n").split("\n")
     if len(lines) == 1:
         return (ScriptLine(text, where),)
     start = where.line or 0
     return tuple(
-        ScriptLine(line, Location(where.file, start + 1 + offset if start else None))
+        ScriptLine(
+            line,
+            Location(where.file, start + 1 + offset) if literal and start else where,
+        )
         for offset, line in enumerate(lines)
         if line.strip()
     )

@@ -9,32 +9,50 @@ import xmlschema
 
 from tenon_compliance.report.junit import CaseRecord, write_junit
 
-SCHEMA = (
-    Path(__file__).resolve().parents[1]
-    / "src/tenon_compliance/report/junit.xsd"
-)
+SCHEMA = Path(__file__).resolve().parents[1] / "src/tenon_compliance/report/junit.xsd"
 
 
 def records() -> list[CaseRecord]:
     properties = [("control", "K8S-REPLICAS"), ("clauses", "ORC-2")]
     return [
-        CaseRecord("K8S-REPLICAS[dev:Deployment/runtime-api]", "compliance.K8S-REPLICAS",
-                   0.01, "passed", file="k8s/base/deployment.yaml", line=3,
-                   properties=properties),
-        CaseRecord("K8S-REPLICAS[prod:Deployment/runtime-api]",
-                   "compliance.K8S-REPLICAS", 0.02, "failed",
-                   message="replicas 1 < 3", text="k8s/overlays/prod/x.yaml:8: ...\x01",
-                   properties=properties),
-        CaseRecord("IMG-USER[image]", "compliance.IMG-USER", 0.0, "skipped",
-                   message="NOT EVALUATED: no image"),
+        CaseRecord(
+            "K8S-REPLICAS[dev:Deployment/runtime-api]",
+            "compliance.K8S-REPLICAS",
+            0.01,
+            "passed",
+            file="k8s/base/deployment.yaml",
+            line=3,
+            properties=properties,
+        ),
+        CaseRecord(
+            "K8S-REPLICAS[prod:Deployment/runtime-api]",
+            "compliance.K8S-REPLICAS",
+            0.02,
+            "failed",
+            message="replicas 1 < 3",
+            text="k8s/overlays/prod/x.yaml:8: ...\x01",
+            properties=properties,
+        ),
+        CaseRecord(
+            "IMG-USER[image]",
+            "compliance.IMG-USER",
+            0.0,
+            "skipped",
+            message="NOT EVALUATED: no image",
+        ),
         CaseRecord("TF[stack:prod]", "compliance.TF", 0.0, "error", message="boom"),
     ]
 
 
 def write(path: Path) -> None:
-    write_junit(path, records(), [("git.commit", "abc"), ("input.sha256:a", "00")],
-                suite_name="TENON RFC-16 compliance",
-                timestamp="2026-12-03T10:00:00", hostname="ci")
+    write_junit(
+        path,
+        records(),
+        [("git.commit", "abc"), ("input.sha256:a", "00")],
+        suite_name="TENON RFC-16 compliance",
+        timestamp="2026-12-03T10:00:00",
+        hostname="ci",
+    )
 
 
 def test_report_is_valid_against_the_stored_schema(tmp_path: Path) -> None:
@@ -50,9 +68,7 @@ def test_report_is_valid_against_the_stored_schema(tmp_path: Path) -> None:
 def test_schema_rejects_a_testcase_without_a_name(tmp_path: Path) -> None:
     report = tmp_path / "junit.xml"
     write(report)
-    broken = report.read_text(encoding="utf-8").replace(
-        'name="TF[stack:prod]" ', ""
-    )
+    broken = report.read_text(encoding="utf-8").replace('name="TF[stack:prod]" ', "")
     report.write_text(broken, encoding="utf-8")
     with pytest.raises(xmlschema.XMLSchemaValidationError, match="name"):
         xmlschema.XMLSchema(SCHEMA).validate(report)

@@ -74,8 +74,9 @@ def test_expired_waiver_fails_with_its_line(tmp_path: Path) -> None:
             id="expiry-not-a-date",
         ),
         pytest.param(
-            VALID.replace("reason: one replica while the dev cluster is rebuilt",
-                          'reason: ""'),
+            VALID.replace(
+                "reason: one replica while the dev cluster is rebuilt", 'reason: ""'
+            ),
             r"^compliance/waivers.yaml:4: reason must be a non-empty value$",
             id="empty-reason",
         ),

@@ -17,6 +17,7 @@ import sys
 
 from tenon_compliance.catalog import Catalog, load_catalog
 from tenon_compliance.errors import ComplianceError
+from tenon_compliance.signature import cli as signature_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,19 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     verify = commands.add_parser(
         "verify-signature", help="verify a Sigstore bundle for an image digest, offline"
     )
-    try:
-        from tenon_compliance.signature import cli as signature_cli
-    except ImportError as error:  # the signature extra failed to import
-        verify.set_defaults(run=lambda _args: _unavailable(error))
-    else:
-        signature_cli.add_arguments(verify)
-        verify.set_defaults(run=signature_cli.run)
+    signature_cli.add_arguments(verify)
+    verify.set_defaults(run=signature_cli.run)
     return parser
-
-
-def _unavailable(error: ImportError) -> int:
-    print(f"tenon-compliance: signature verification unavailable: {error}", file=sys.stderr)
-    return 2
 
 
 def _catalog(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ that they agree on every result.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from tenon_compliance.controls.base import Control
 from tenon_compliance.errors import (
@@ -18,7 +18,7 @@ from tenon_compliance.evidence import Evidence
 from tenon_compliance.model import Finding, Location, Subject
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """What happened to one control on one subject."""
 
     PASSED = "passed"

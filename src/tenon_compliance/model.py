@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
@@ -82,7 +82,7 @@ class Finding:
         )
 
 
-class Method(str, Enum):
+class Method(StrEnum):
     """How a control proves its clauses (see the clause index)."""
 
     STATIC = "static"
@@ -91,7 +91,7 @@ class Method(str, Enum):
     LIVE = "live"
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How bad a failure of the control is."""
 
     CRITICAL = "critical"

@@ -16,6 +16,7 @@ per case, named ``CONTROL[subject]``. Options:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import platform
 import socket
 from collections.abc import Iterator
@@ -79,7 +80,7 @@ class ComplianceRun:
 RUN_KEY = pytest.StashKey[ComplianceRun]()
 
 
-# Options and configuration ------------------------------------------------------
+# Options and configuration ---------------------------------------------
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -90,16 +91,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="checkout to check (default: the repository holding this suite)",
     )
-    group.addoption("--image", default=None, help="image evidence: oci:PATH, "
-                    "oci-archive:PATH, registry:HOST/REPO@sha256:HEX or docker:ID")
-    group.addoption("--signature-bundle", type=Path, default=None,
-                    help="Sigstore bundle of the image")
-    group.addoption("--trusted-root", type=Path, default=None,
-                    help="Sigstore trusted_root.json (default: the production root)")
-    group.addoption("--revision", default=None,
-                    help="git commit the image must have been built from")
-    group.addoption("--junit-report", type=Path, default=None,
-                    help=f"where to write the JUnit evidence (default {DEFAULT_REPORT})")
+    group.addoption(
+        "--image",
+        default=None,
+        help="image evidence: oci:PATH, "
+        "oci-archive:PATH, registry:HOST/REPO@sha256:HEX or docker:ID",
+    )
+    group.addoption(
+        "--signature-bundle",
+        type=Path,
+        default=None,
+        help="Sigstore bundle of the image",
+    )
+    group.addoption(
+        "--trusted-root",
+        type=Path,
+        default=None,
+        help="Sigstore trusted_root.json (default: the production root)",
+    )
+    group.addoption(
+        "--revision",
+        default=None,
+        help="git commit the image must have been built from",
+    )
+    group.addoption(
+        "--junit-report",
+        type=Path,
+        default=None,
+        help=f"where to write the JUnit evidence (default {DEFAULT_REPORT})",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -123,7 +143,7 @@ def compliance_run(request: pytest.FixtureRequest) -> ComplianceRun:
     return request.config.stash[RUN_KEY]
 
 
-# Collection ------------------------------------------------------------------------
+# Collection ------------------------------------------------------------
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -136,73 +156,105 @@ def pytest_pycollect_makeitem(
 
 
 class ControlSuite(pytest.Collector):
-    """Every registered control applied to every subject it selects."""
+    """Every registered control applied to every subject it selects.
+
+    One test per subject (``[prod:Deployment/runtime-api]``) runs every control
+    that selected it; a control that could not select anything gets a test of
+    its own (``[K8S-REPLICAS]``). Pytest's cost grows with the number of tests,
+    so grouping by subject keeps large estates fast, while the JUnit still gets
+    one testcase per control and subject.
+    """
 
     def collect(self) -> Iterator[pytest.Item]:
         run = self.config.stash[RUN_KEY]
+        by_subject: dict[str, list[Case]] = {}
         for control in all_controls():
             for case in cases(control, run.evidence):
-                yield ControlItem.from_parent(self, name=case.id, case=case)
+                key = case.subject.id if case.subject else control.id
+                by_subject.setdefault(key, []).append(case)
+        for key, grouped in by_subject.items():
+            yield SubjectItem.from_parent(self, name=f"[{key}]", cases=grouped)
 
 
 class ControlFailedError(Exception):
-    """Raised by a ControlItem whose case failed; carries the result."""
+    """Raised by a SubjectItem when one of its cases failed; carries the results."""
 
-    def __init__(self, result: Result) -> None:
-        super().__init__(result.outcome.value)
-        self.result = result
+    def __init__(self, results: list[Result]) -> None:
+        super().__init__("control failed")
+        self.results = results
 
 
-class ControlItem(pytest.Item):
-    """One control on one subject."""
+class SubjectItem(pytest.Item):
+    """Every control that selected one subject (or one control with no subject)."""
 
-    def __init__(self, *, case: Case, **kwargs: Any) -> None:
+    def __init__(self, *, cases: list[Case], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.case = case
-        control = case.control
-        location = case.subject.location if case.subject else None
-        self.user_properties.extend(
-            [
-                ("control", control.id),
-                ("title", control.title),
-                ("clauses", " ".join(control.clauses)),
-                ("severity", control.severity.value),
-                ("method", control.method.value),
-                ("subject", case.subject.id if case.subject else ""),
-                ("file", location.file if location else ""),
-                ("line", str(location.line or "") if location else ""),
-            ]
-        )
+        self.cases = cases
 
     def runtest(self) -> None:
         run = self.config.stash[RUN_KEY]
-        result = _apply_waivers(run_case(self.case, run.evidence), run)
-        self.user_properties.append(("outcome", result.outcome.value))
-        subject = self.case.subject.id if self.case.subject else "-"
+        results = [
+            _apply_waivers(run_case(case, run.evidence), run) for case in self.cases
+        ]
+        if run.options.strict:
+            for result in results:
+                if result.outcome is Outcome.NOT_EVALUATED:
+                    result.outcome = Outcome.FAILED
+                    result.reason = f"{result.reason} (--strict)"
+        self.user_properties.append(
+            (CASES_PROPERTY, json.dumps([_case_record(result) for result in results]))
+        )
 
-        if result.outcome is Outcome.PASSED:
+        failed = [r for r in results if r.outcome in (Outcome.FAILED, Outcome.ERROR)]
+        if failed:
+            raise ControlFailedError(failed)
+        outcomes = {result.outcome for result in results}
+        if outcomes == {Outcome.PASSED}:
             return
-        if result.outcome is Outcome.WAIVED:
-            notes = "; ".join(note for _, note in result.waived)
-            pytest.skip(f"WAIVED {self.case.control.id} on {subject}: {notes}")
-        if result.outcome is Outcome.NOT_EVALUATED and not run.options.strict:
-            pytest.skip(f"NOT EVALUATED: {result.reason}")
-        raise ControlFailedError(result)
+        skipped = [r for r in results if r.outcome is not Outcome.PASSED]
+        kind = Outcome.WAIVED if Outcome.WAIVED in outcomes else Outcome.NOT_EVALUATED
+        self.user_properties.append(("outcome", kind.value))
+        pytest.skip("; ".join(_skip_reason(result) for result in skipped))
 
     def repr_failure(
         self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
     ) -> str:
         if isinstance(excinfo.value, ControlFailedError):
-            return _describe(excinfo.value.result, self.config.stash[RUN_KEY])
+            return "\n".join(_describe(result) for result in excinfo.value.results)
         return str(super().repr_failure(excinfo, style=style))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         run = self.config.stash[RUN_KEY]
-        subject = self.case.subject
+        subject = self.cases[0].subject
         if subject is None:
             return run.options.root, None, self.name
         line = subject.location.line - 1 if subject.location.line else None
         return run.options.root / subject.location.file, line, self.name
+
+
+CASES_PROPERTY = "tenon.cases"
+
+
+def _case_record(result: Result) -> dict[str, Any]:
+    """What the JUnit needs of one case; plain data, so xdist can carry it."""
+    control, subject = result.case.control, result.case.subject
+    location = subject.location if subject else None
+    return {
+        "name": result.case.id,
+        "control": control.id,
+        "title": control.title,
+        "clauses": " ".join(control.clauses),
+        "severity": control.severity.value,
+        "method": control.method.value,
+        "subject": subject.id if subject else "",
+        "file": location.file if location else "",
+        "line": location.line if location and location.line else None,
+        "outcome": result.outcome.value,
+        "message": _skip_reason(result)
+        if result.outcome in (Outcome.WAIVED, Outcome.NOT_EVALUATED)
+        else _headline(result),
+        "text": _describe(result) if result.outcome is not Outcome.PASSED else "",
+    }
 
 
 def _apply_waivers(result: Result, run: ComplianceRun) -> Result:
@@ -225,18 +277,36 @@ def _apply_waivers(result: Result, run: ComplianceRun) -> Result:
     return result
 
 
-def _describe(result: Result, run: ComplianceRun) -> str:
+def _skip_reason(result: Result) -> str:
+    control = result.case.control.id
+    if result.outcome is Outcome.WAIVED:
+        notes = "; ".join(sorted({note for _, note in result.waived}))
+        return f"WAIVED {control}: {notes}"
+    return f"NOT EVALUATED {control}: {result.reason}"
+
+
+def _headline(result: Result) -> str:
+    if result.findings:
+        first = result.findings[0]
+        more = len(result.findings) - 1
+        return f"{first.location}: {first.message}" + (
+            f" (+{more} more)" if more else ""
+        )
+    return result.reason
+
+
+def _describe(result: Result) -> str:
     control = result.case.control
     if result.findings:
         lines = [finding.line() for finding in result.findings]
     else:
-        lines = [f"{control.id} ({', '.join(control.clauses)}): {result.reason}"]
-    if result.outcome is Outcome.NOT_EVALUATED:
-        lines.append("(--strict makes a control that was not evaluated a failure)")
+        lines = [f"[{control.id} {','.join(control.clauses)}] {result.reason}"]
+    if result.waived:
+        lines = [f"WAIVED {line}" for line in lines]
     return "\n".join(lines)
 
 
-# Reporting -----------------------------------------------------------------------------
+# Reporting ------------------------------------------------------------
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -278,6 +348,26 @@ def pytest_terminal_summary(
     write(f"JUnit evidence: {reporter.path}")
 
 
+_JUNIT_OUTCOME = {
+    Outcome.PASSED.value: "passed",
+    Outcome.FAILED.value: "failed",
+    Outcome.ERROR.value: "error",
+    Outcome.WAIVED.value: "skipped",
+    Outcome.NOT_EVALUATED.value: "skipped",
+}
+_CASE_PROPERTIES = (
+    "control",
+    "title",
+    "clauses",
+    "severity",
+    "method",
+    "subject",
+    "file",
+    "line",
+    "outcome",
+)
+
+
 class JUnitReporter:
     """Collects every compliance/ test report and writes the JUnit at the end.
 
@@ -291,14 +381,16 @@ class JUnitReporter:
         self.records: dict[str, CaseRecord] = {}
         self.waived: list[tuple[str, str]] = []
         self.not_evaluated: list[tuple[str, str]] = []
-        self.started = dt.datetime.now(dt.timezone.utc)
+        self.started = dt.datetime.now(dt.UTC)
 
     @property
     def active(self) -> bool:
         return bool(self.records)
 
     def _is_compliance(self, nodeid: str) -> bool:
-        return nodeid.split("::")[0].split("/")[0] == "compliance"
+        return (
+            nodeid.split("::", maxsplit=1)[0].split("/", maxsplit=1)[0] == "compliance"
+        )
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed and self._is_compliance(report.nodeid or "compliance"):
@@ -314,16 +406,21 @@ class JUnitReporter:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not self._is_compliance(report.nodeid):
             return
+        properties = dict(report.user_properties)
+        if CASES_PROPERTY in properties:
+            self._expand(report, json.loads(str(properties[CASES_PROPERTY])))
+            return
         record = self.records.get(report.nodeid)
         if record is None:
             record = self._new_record(report)
             self.records[report.nodeid] = record
         record.time += report.duration
-        record.properties = [(k, str(v)) for k, v in report.user_properties]
         if report.passed:
             return
         if report.skipped:
-            self._skipped(record, report)
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+            record.outcome = "skipped"
+            record.message = record.text = reason.removeprefix("Skipped: ")
         elif record.outcome != "failed":
             record.outcome = "failed" if report.when == "call" else "error"
             record.message = _first_line(str(report.longrepr))
@@ -331,26 +428,38 @@ class JUnitReporter:
 
     def _new_record(self, report: pytest.TestReport) -> CaseRecord:
         path, _, name = report.nodeid.partition("::")
-        props = dict(report.user_properties)
-        control = props.get("control")
         return CaseRecord(
-            name=name.split("::")[-1] or path,
-            classname=f"compliance.{control}" if control else path.replace("/", "."),
+            name=name or path,
+            classname=path.removesuffix(".py").replace("/", "."),
             time=0.0,
             outcome="passed",
-            file=props.get("file") or path,
-            line=int(props["line"]) if props.get("line") else None,
+            file=path,
+            properties=[(k, str(v)) for k, v in report.user_properties],
         )
 
-    def _skipped(self, record: CaseRecord, report: pytest.TestReport) -> None:
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
-        reason = reason.removeprefix("Skipped: ")
-        record.outcome, record.message, record.text = "skipped", reason, reason
-        outcome = dict(report.user_properties).get("outcome")
-        if outcome == Outcome.WAIVED.value:
-            self.waived.append((record.name, reason))
-        elif outcome == Outcome.NOT_EVALUATED.value:
-            self.not_evaluated.append((record.name, reason))
+    def _expand(self, report: pytest.TestReport, cases: list[dict[str, Any]]) -> None:
+        """One JUnit testcase per control and subject of a subject's test."""
+        share = report.duration / max(len(cases), 1)
+        for case in cases:
+            outcome = _JUNIT_OUTCOME[case["outcome"]]
+            if case["outcome"] == Outcome.WAIVED.value:
+                self.waived.append((case["name"], case["message"]))
+            elif case["outcome"] == Outcome.NOT_EVALUATED.value:
+                self.not_evaluated.append((case["name"], case["message"]))
+            self.records[f"{report.nodeid}::{case['name']}"] = CaseRecord(
+                name=case["name"],
+                classname=f"compliance.{case['control']}",
+                time=share,
+                outcome=outcome,
+                message=case["message"] if outcome != "passed" else "",
+                text=case["text"],
+                file=case["file"] or None,
+                line=case["line"],
+                properties=[
+                    (key, "" if case[key] is None else str(case[key]))
+                    for key in _CASE_PROPERTIES
+                ],
+            )
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.active:

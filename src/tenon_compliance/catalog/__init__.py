@@ -128,11 +128,15 @@ def _clause(entry: dict[str, Any], controls: tuple[Control, ...]) -> Clause:
             not_proven=entry.get("not_proven"),
         )
     except (KeyError, TypeError) as error:
-        raise CatalogError(f"{CLAUSES_FILE}: malformed clause entry {entry!r}") from error
+        raise CatalogError(
+            f"{CLAUSES_FILE}: malformed clause entry {entry!r}"
+        ) from error
 
 
-def _version(document: dict[str, Any], raw: bytes, controls: tuple[Control, ...]) -> str:
-    """``<schema version>+<digest>``: the digest covers the clauses and every control."""
+def _version(
+    document: dict[str, Any], raw: bytes, controls: tuple[Control, ...]
+) -> str:
+    """``<schema version>+<digest>``; the digest covers clauses and controls."""
     digest = hashlib.sha256(raw)
     for control in controls:
         digest.update(json.dumps(_control_json(control), sort_keys=True).encode())

@@ -7,7 +7,10 @@ Each ``bad`` variant changes one thing, so a test shows one control failing.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from tenon_compliance.image.model import Descriptor
@@ -107,3 +110,27 @@ def with_labels(**changes: str | None) -> dict[str, Any]:
         else:
             labels[name] = value
     return with_config(Labels=labels)
+
+
+def _shared_helpers() -> ModuleType:
+    """tests/conftest.py loaded under its own name.
+
+    Several test folders have a conftest.py, so ``import conftest`` would give
+    whichever was imported first; loading it by path avoids the ambiguity.
+    """
+    name = "tenon_tests_shared_helpers"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "conftest.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+_SHARED = _shared_helpers()
+run_control = _SHARED.run_control
+failures = _SHARED.failures
+shared_data = _SHARED.shared_data

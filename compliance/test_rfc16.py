@@ -5,6 +5,6 @@ test per control and subject, named ``CONTROL[subject]``. A new Deployment,
 stack, module or CI job becomes a new test without editing this file.
 """
 
-from tenon_compliance.pytest_plugin import RFC16
+from tenon_compliance import pytest_plugin
 
-test_rfc16 = RFC16
+test_rfc16 = pytest_plugin.RFC16

@@ -190,6 +190,7 @@ class SubjectItem(pytest.Item):
     def __init__(self, *, cases: list[Case], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.cases = cases
+        self.user_properties.append((SUBJECT_PROPERTY, self.name))
 
     def runtest(self) -> None:
         run = self.config.stash[RUN_KEY]
@@ -233,6 +234,7 @@ class SubjectItem(pytest.Item):
 
 
 CASES_PROPERTY = "tenon.cases"
+SUBJECT_PROPERTY = "tenon.subject"
 
 
 def _case_record(result: Result) -> dict[str, Any]:
@@ -408,8 +410,11 @@ class JUnitReporter:
             return
         properties = dict(report.user_properties)
         if CASES_PROPERTY in properties:
-            self._expand(report, json.loads(str(properties[CASES_PROPERTY])))
+            if report.when == "call":
+                self._expand(report, json.loads(str(properties[CASES_PROPERTY])))
             return
+        if SUBJECT_PROPERTY in properties and not report.failed:
+            return  # a subject's setup and teardown; its cases come with the call
         record = self.records.get(report.nodeid)
         if record is None:
             record = self._new_record(report)

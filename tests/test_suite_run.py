@@ -7,6 +7,7 @@ and reports/junit.xml.
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-from tests.conftest import REPO
+from tests.conftest import REPO, copy_repository
 
 SCHEMA = REPO / "src/tenon_compliance/report/junit.xsd"
 NON_ROOT_USER = "USER 65532:65532"
@@ -73,8 +74,6 @@ def user_line(dockerfile: Path) -> int:
 
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, int]:
-    from tests.conftest import copy_repository
-
     root = copy_repository(tmp_path_factory.mktemp("clean") / "repo")
     report = root.parent / "junit.xml"
     done = run_suite(root, report)
@@ -100,8 +99,6 @@ def test_report_is_schema_valid_and_carries_provenance(
     assert props["tool.python"] == sys.version.split()[0]
     assert "git.commit" in props
     dockerfile_digest = props["input.sha256:docker/Dockerfile"]
-    import hashlib
-
     assert (
         dockerfile_digest
         == hashlib.sha256((REPO / "docker/Dockerfile").read_bytes()).hexdigest()
@@ -140,8 +137,6 @@ def test_image_controls_without_image_are_not_evaluated_and_listed(
 
 
 def test_a_violation_fails_the_run_with_file_line_and_clause(tmp_path: Path) -> None:
-    from tests.conftest import copy_repository
-
     root = copy_repository(tmp_path / "repo")
     dockerfile = make_runtime_root(root)
     report = tmp_path / "junit.xml"
@@ -157,8 +152,6 @@ def test_a_violation_fails_the_run_with_file_line_and_clause(tmp_path: Path) -> 
 
 
 def test_a_waiver_turns_the_failure_into_a_visible_waived_case(tmp_path: Path) -> None:
-    from tests.conftest import copy_repository
-
     root = copy_repository(tmp_path / "repo")
     make_runtime_root(root)
     (root / "compliance/waivers.yaml").write_text(
@@ -184,8 +177,6 @@ def test_a_waiver_turns_the_failure_into_a_visible_waived_case(tmp_path: Path) -
 
 
 def test_an_expired_waiver_fails_the_run(tmp_path: Path) -> None:
-    from tests.conftest import copy_repository
-
     root = copy_repository(tmp_path / "repo")
     (root / "compliance/waivers.yaml").write_text(
         "waivers:\n"
@@ -205,8 +196,6 @@ def test_an_expired_waiver_fails_the_run(tmp_path: Path) -> None:
 
 
 def test_strict_makes_missing_image_evidence_a_failure(tmp_path: Path) -> None:
-    from tests.conftest import copy_repository
-
     root = copy_repository(tmp_path / "repo")
     report = tmp_path / "junit.xml"
     done = run_suite(root, report, "--strict")

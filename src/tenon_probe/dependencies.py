@@ -57,20 +57,39 @@ class DatabaseCheck:
     def __call__(self) -> None:
         """Return when the database answered ``SELECT 1``.
 
-        Raises DependencyError (the connection is then dropped) otherwise.
+        A kept connection that fails is replaced once, at once: a connection
+        ended by the server (restart, failover, rotation) is not a database
+        that is down. Raises DependencyError (the connection is then dropped)
+        when the database does not answer on a new connection either.
         """
+        if self._connection is not None:
+            try:
+                self._select_one(self._connection)
+                return
+            except DependencyError as error:
+                log.info("reconnecting", extra={"fields": {"reason": error.reason}})
         try:
-            if self._connection is None:
-                self._connection = self._connect()
-            rows = self._connection.run("SELECT 1")
+            self._select_one(self._open())
         except ConfigError as error:
             raise DependencyError(self.name, str(error)) from error
+
+    def _select_one(self, connection: pg8000.native.Connection) -> None:
+        try:
+            rows = connection.run("SELECT 1")
         except (pg8000.native.Error, OSError) as error:
             self.close()
             raise DependencyError(self.name, _describe(error)) from error
         if rows != [[1]]:
             self.close()
             raise DependencyError(self.name, "SELECT 1 returned an unexpected result")
+
+    def _open(self) -> pg8000.native.Connection:
+        """A new connection, kept for the next checks; DependencyError if none."""
+        try:
+            self._connection = self._connect()
+        except (pg8000.native.Error, OSError) as error:
+            raise DependencyError(self.name, _describe(error)) from error
+        return self._connection
 
     def close(self) -> None:
         """Drop the connection, if any; the next check opens a new one."""

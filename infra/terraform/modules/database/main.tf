@@ -109,7 +109,7 @@ resource "aws_db_instance" "this" {
   db_subnet_group_name   = aws_db_subnet_group.this.name
   vpc_security_group_ids = [aws_security_group.database.id]
   publicly_accessible    = false
-  multi_az               = var.multi_az
+  multi_az               = true
   network_type           = "IPV4"
 
   storage_type          = "gp3"

@@ -33,11 +33,6 @@ variable "max_allocated_storage_gib" {
   type        = number
 }
 
-variable "multi_az" {
-  description = "Whether RDS keeps a synchronous standby in a second availability zone."
-  type        = bool
-}
-
 variable "backup_retention_days" {
   description = "Days automated backups are kept."
   type        = number

@@ -133,12 +133,42 @@ resource "aws_route_table_association" "private" {
   route_table_id = aws_route_table.private[each.key].id
 }
 
-# S3 traffic (runtime objects, image layers from ECR) stays on the AWS network.
+# S3 (runtime objects, image layers behind ECR) is reached through an
+# interface endpoint with private DNS: the S3 names resolve to addresses
+# inside the VPC, so traffic never leaves the AWS network and the runtime's
+# NetworkPolicy can allow S3 by the VPC's CIDR alone. (A gateway endpoint
+# would route to S3's public address ranges instead.)
+resource "aws_security_group" "endpoints" {
+  name        = "${var.name}-vpc-endpoints"
+  description = "Interface endpoints of ${var.name}: HTTPS from inside the VPC only"
+  vpc_id      = aws_vpc.this.id
+
+  tags = {
+    Name = "${var.name}-vpc-endpoints"
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "endpoints_https" {
+  security_group_id = aws_security_group.endpoints.id
+  description       = "HTTPS from the VPC"
+  cidr_ipv4         = aws_vpc.this.cidr_block
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+}
+
 resource "aws_vpc_endpoint" "s3" {
-  vpc_id            = aws_vpc.this.id
-  service_name      = "com.amazonaws.${data.aws_region.current.region}.s3"
-  vpc_endpoint_type = "Gateway"
-  route_table_ids   = [for table in aws_route_table.private : table.id]
+  vpc_id              = aws_vpc.this.id
+  service_name        = "com.amazonaws.${data.aws_region.current.region}.s3"
+  vpc_endpoint_type   = "Interface"
+  subnet_ids          = [for subnet in aws_subnet.private : subnet.id]
+  security_group_ids  = [aws_security_group.endpoints.id]
+  private_dns_enabled = true
+
+  dns_options {
+    dns_record_ip_type                             = "ipv4"
+    private_dns_only_for_inbound_resolver_endpoint = false
+  }
 
   tags = {
     Name = "${var.name}-s3"

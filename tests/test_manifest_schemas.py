@@ -23,7 +23,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "k8s" / "schemas"
 ENVIRONMENTS = ("dev", "stage", "prod")
-KUBERNETES_VERSION = "1.32.0"
+# The clusters' version (kubernetes_version in infra/terraform/envs/*/terraform.tfvars).
+KUBERNETES_VERSION = "1.33.0"
 
 # Custom resources and the file of their schema under k8s/schemas/.
 CUSTOM_SCHEMAS = {

@@ -54,7 +54,6 @@ module "cluster" {
   node_instance_types      = var.node_instance_types
   node_scaling             = var.node_scaling
   node_volume_size_gib     = var.node_volume_size_gib
-  deploy_role_arn          = module.identity.deploy_role_arn
   log_retention_days       = local.log_retention_days
   kms_deletion_window_days = local.kms_deletion_window_days
 }

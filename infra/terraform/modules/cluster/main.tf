@@ -2,7 +2,8 @@
 # the API endpoint is private, nodes run Bottlerocket (no SSH server) with the
 # admin and control host containers disabled (no SSH, no SSM session), no EC2
 # key pair, no remote access block, and the node role cannot register with SSM
-# (INV-2.1, MIT-3, THR-3, ACC-2). Only the CI deploy role has an access entry.
+# (INV-2.1, MIT-3, THR-3, ACC-2). Authentication is by EKS access entries only;
+# the one entry (the CI deploy role) is made by the identity module.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -166,28 +167,6 @@ resource "aws_eks_cluster" "this" {
     aws_cloudwatch_log_group.cluster,
     aws_iam_role_policy_attachment.cluster,
   ]
-}
-
-# --- Who may talk to the Kubernetes API: the CI deploy role, nobody else
-# (ACC-2, THR-3). A person who needs to see the cluster reads the audit logs
-# and the pipeline, never a kubeconfig.
-
-resource "aws_eks_access_entry" "deploy" {
-  cluster_name  = aws_eks_cluster.this.name
-  principal_arn = var.deploy_role_arn
-  type          = "STANDARD"
-}
-
-# Cluster scope is needed because the deployment applies cluster-scoped
-# objects (the namespace and the image admission policy).
-resource "aws_eks_access_policy_association" "deploy" {
-  cluster_name  = aws_eks_cluster.this.name
-  principal_arn = aws_eks_access_entry.deploy.principal_arn
-  policy_arn    = "arn:${local.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-
-  access_scope {
-    type = "cluster"
-  }
 }
 
 # --- Add-ons

@@ -42,11 +42,6 @@ variable "node_volume_size_gib" {
   type        = number
 }
 
-variable "deploy_role_arn" {
-  description = "ARN of the CI deploy role, the only principal given an EKS access entry."
-  type        = string
-}
-
 variable "log_retention_days" {
   description = "Days the control plane logs (api, audit, authenticator, controllerManager, scheduler) are kept."
   type        = number

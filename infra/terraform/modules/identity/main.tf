@@ -171,3 +171,25 @@ resource "aws_iam_role_policy" "deploy" {
   role   = aws_iam_role.deploy.id
   policy = data.aws_iam_policy_document.deploy.json
 }
+
+# --- Who may talk to the Kubernetes API: the CI deploy role, nobody else
+# (ACC-2, THR-3). A person who needs to see the cluster reads the audit logs
+# and the pipeline, never a kubeconfig.
+
+resource "aws_eks_access_entry" "deploy" {
+  cluster_name  = var.cluster_name
+  principal_arn = aws_iam_role.deploy.arn
+  type          = "STANDARD"
+}
+
+# Cluster scope is needed because the deployment applies cluster-scoped
+# objects (the namespace and the image admission policy).
+resource "aws_eks_access_policy_association" "deploy" {
+  cluster_name  = var.cluster_name
+  principal_arn = aws_eks_access_entry.deploy.principal_arn
+  policy_arn    = "arn:${local.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+  access_scope {
+    type = "cluster"
+  }
+}

@@ -161,7 +161,7 @@ resource "aws_vpc_endpoint" "s3" {
   vpc_id              = aws_vpc.this.id
   service_name        = "com.amazonaws.${data.aws_region.current.region}.s3"
   vpc_endpoint_type   = "Interface"
-  subnet_ids          = [for subnet in aws_subnet.private : subnet.id]
+  subnet_ids          = [for zone in keys(var.subnets) : aws_subnet.private[zone].id]
   security_group_ids  = [aws_security_group.endpoints.id]
   private_dns_enabled = true
 

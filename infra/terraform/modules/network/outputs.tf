@@ -5,5 +5,5 @@ output "vpc_id" {
 
 output "private_subnet_ids" {
   description = "IDs of the private subnets, one per availability zone."
-  value       = [for subnet in aws_subnet.private : subnet.id]
+  value       = [for zone in keys(var.subnets) : aws_subnet.private[zone].id]
 }

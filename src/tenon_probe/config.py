@@ -35,6 +35,9 @@ class DatabaseSettings:
     name: str
     sslmode: str
     connect_timeout_seconds: float
+    # A CA bundle to verify the server with (libpq's name for it); None means
+    # the system's trust store. Amazon RDS certificates need the RDS bundle.
+    sslrootcert: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,11 +87,19 @@ def load_runtime_config(path: Path) -> RuntimeConfig:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(str(path), f"cannot read: {error}") from error
+    return parse_runtime_config(text, str(path))
+
+
+def parse_runtime_config(text: str, file: str) -> RuntimeConfig:
+    """Validate the text of a ``runtime.json``; ``file`` names it in errors.
+
+    Raises ConfigError when the text is not JSON or not of the documented shape.
+    """
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ConfigError(str(path), f"not JSON: {error.msg}", error.lineno) from error
-    return _runtime_config(_Reader(str(path)), document)
+        raise ConfigError(file, f"not JSON: {error.msg}", error.lineno) from error
+    return _runtime_config(_Reader(file), document)
 
 
 def read_credentials(secrets_dir: Path) -> Credentials:
@@ -186,6 +197,7 @@ def _runtime_config(reader: _Reader, document: Any) -> RuntimeConfig:
 
 def _database(reader: _Reader, document: dict[str, Any]) -> DatabaseSettings:
     keys = {"host", "port", "name", "sslmode", "connect_timeout_seconds"}
+    keys.add("sslrootcert")
     section = reader.section(document, "database", keys)
     sslmode = reader.text(section, "sslmode", "database")
     if sslmode != "verify-full":
@@ -200,6 +212,11 @@ def _database(reader: _Reader, document: dict[str, Any]) -> DatabaseSettings:
         sslmode=sslmode,
         connect_timeout_seconds=reader.seconds(
             section, "connect_timeout_seconds", "database"
+        ),
+        sslrootcert=(
+            reader.text(section, "sslrootcert", "database")
+            if "sslrootcert" in section
+            else None
         ),
     )
 

@@ -115,7 +115,7 @@ class DatabaseCheck:
             database=self.settings.name,
             # verify-full: the server's certificate must chain to a trusted CA
             # and name the host; ssl_context=True would verify nothing.
-            ssl_context=ssl.create_default_context(),
+            ssl_context=ssl.create_default_context(cafile=self.settings.sslrootcert),
             timeout=self.timeout,
             application_name=APPLICATION_NAME,
         )

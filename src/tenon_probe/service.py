@@ -50,6 +50,7 @@ def build_service(config_path: Path, secrets_dir: Path) -> Service:
     """
     try:
         config = load_runtime_config(config_path)
+        _check_ca_bundle(config, config_path)
         _check_secret_files(secrets_dir)
     except ConfigError as error:
         log.error(
@@ -59,6 +60,14 @@ def build_service(config_path: Path, secrets_dir: Path) -> Service:
         return Service(_unready_gate(error), ListenSettings())
     log.info("configuration loaded", extra={"fields": {"file": str(config_path)}})
     return Service(_dependency_gate(config, secrets_dir), config.listen)
+
+
+def _check_ca_bundle(config: RuntimeConfig, config_path: Path) -> None:
+    bundle = config.database.sslrootcert
+    if bundle is not None and not Path(bundle).is_file():
+        raise ConfigError(
+            str(config_path), f"database.sslrootcert: no CA bundle at {bundle}"
+        )
 
 
 def _check_secret_files(secrets_dir: Path) -> None:

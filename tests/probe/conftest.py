@@ -75,14 +75,11 @@ def deployment(
     s3_proxy: SwitchableProxy,
 ) -> Iterator[Deployment]:
     """One probe service process for a test module, stopped at its end."""
-    config = runtime_config(db_proxy.port, f"http://127.0.0.1:{s3_proxy.port}")
-    credentials = {"db-username": DB_USER, "db-password": postgres.password}
-    probe = start_probe(
-        tmp_path_factory.mktemp("probe"),
-        config,
-        credentials,
-        ca_file=postgres.base / "ca.crt",
+    config = runtime_config(
+        db_proxy.port, f"http://127.0.0.1:{s3_proxy.port}", postgres.base / "ca.crt"
     )
+    credentials = {"db-username": DB_USER, "db-password": postgres.password}
+    probe = start_probe(tmp_path_factory.mktemp("probe"), config, credentials)
     try:
         yield Deployment(probe, postgres, s3, db_proxy, s3_proxy, config)
     finally:

@@ -454,8 +454,8 @@ class ProbeProcess:
             raise
 
 
-def probe_environment(ca_file: Path | None) -> dict[str, str]:
-    """The subprocess environment: the test CA, moto's dummy keys, no IMDS."""
+def probe_environment() -> dict[str, str]:
+    """The subprocess environment: moto's dummy keys, no instance metadata."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -468,8 +468,6 @@ def probe_environment(ca_file: Path | None) -> dict[str, str]:
         AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto accepts any key
         AWS_EC2_METADATA_DISABLED="true",
     )
-    if ca_file is not None:
-        env["SSL_CERT_FILE"] = str(ca_file)
     return env
 
 
@@ -477,7 +475,6 @@ def start_probe(
     directory: Path,
     config: dict[str, Any] | str | None,
     credentials: dict[str, str] | None,
-    ca_file: Path | None = None,
 ) -> ProbeProcess:
     """Write the configuration files and start the service on a free port.
 
@@ -498,7 +495,7 @@ def start_probe(
     command += ["--secrets-dir", str(secrets_dir), "--listen", f"127.0.0.1:{port}"]
     with log_file.open("wb") as log:
         process = subprocess.Popen(
-            command, stderr=log, stdout=log, env=probe_environment(ca_file)
+            command, stderr=log, stdout=log, env=probe_environment()
         )
     probe = ProbeProcess(process, port, log_file)
     _wait_until_serving(probe)
@@ -534,9 +531,11 @@ class Deployment:
     config: dict[str, Any]
 
 
-def runtime_config(db_port: int, s3_endpoint: str) -> dict[str, Any]:
+def runtime_config(
+    db_port: int, s3_endpoint: str, ca_file: Path | None = None
+) -> dict[str, Any]:
     """A runtime.json of the documented shape pointing at the test servers."""
-    return {
+    config: dict[str, Any] = {
         "database": {
             "host": "localhost",
             "port": db_port,
@@ -551,3 +550,6 @@ def runtime_config(db_port: int, s3_endpoint: str) -> dict[str, Any]:
         },
         "listen": {"host": "0.0.0.0", "port": 8080},  # noqa: S104 - as deployed
     }
+    if ca_file is not None:
+        config["database"]["sslrootcert"] = str(ca_file)
+    return config

@@ -22,12 +22,12 @@ from probe_servers import (
 def own_probe(deployment: Deployment, directory: Path) -> ProbeProcess:
     """A second service process wired like the deployment's, to mutate freely."""
     config = runtime_config(
-        deployment.db_proxy.port, f"http://127.0.0.1:{deployment.s3_proxy.port}"
+        deployment.db_proxy.port,
+        f"http://127.0.0.1:{deployment.s3_proxy.port}",
+        deployment.postgres.base / "ca.crt",
     )
     credentials = {"db-username": DB_USER, "db-password": deployment.postgres.password}
-    return start_probe(
-        directory, config, credentials, ca_file=deployment.postgres.base / "ca.crt"
-    )
+    return start_probe(directory, config, credentials)
 
 
 def test_sigterm_finishes_the_request_in_flight_and_exits_0(

@@ -99,7 +99,7 @@ module "identity" {
   bucket_arn          = module.object_storage.bucket_arn
   object_prefix       = "runtime-api/"
   objects_kms_key_arn = module.object_storage.kms_key_arn
-  secret_arns         = values(module.secrets.secret_arns)
+  secret_arns         = module.secrets.secret_arns
   secrets_kms_key_arn = module.secrets.kms_key_arn
   gitlab_project_path = "tenon/runtime"
   deploy_branch       = "main"

@@ -76,7 +76,7 @@ data "aws_iam_policy_document" "runtime" {
   statement {
     sid       = "ReadItsSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = var.secret_arns
+    resources = values(var.secret_arns)
   }
 
   statement {
@@ -109,6 +109,38 @@ resource "aws_iam_role_policy" "runtime" {
   name   = "runtime-api-least-privilege"
   role   = aws_iam_role.runtime.id
   policy = data.aws_iam_policy_document.runtime.json
+}
+
+# The secrets themselves also refuse every other reader: even a principal
+# with broad IAM rights in the account cannot read a runtime secret's value.
+data "aws_iam_policy_document" "secret_readers" {
+  for_each = var.secret_arns
+
+  statement {
+    sid       = "OnlyTheRuntimeReadsTheValue"
+    effect    = "Deny"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [each.value]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = [aws_iam_role.runtime.arn]
+    }
+  }
+}
+
+resource "aws_secretsmanager_secret_policy" "runtime" {
+  for_each = var.secret_arns
+
+  secret_arn          = each.value
+  policy              = data.aws_iam_policy_document.secret_readers[each.key].json
+  block_public_policy = true
 }
 
 resource "aws_eks_pod_identity_association" "runtime" {

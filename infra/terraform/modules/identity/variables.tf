@@ -42,8 +42,8 @@ variable "objects_kms_key_arn" {
 }
 
 variable "secret_arns" {
-  description = "ARNs of the runtime's own Secrets Manager secrets."
-  type        = list(string)
+  description = "ARNs of the runtime's own Secrets Manager secrets, by name suffix (e.g. database)."
+  type        = map(string)
 }
 
 variable "secrets_kms_key_arn" {

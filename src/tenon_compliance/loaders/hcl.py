@@ -217,6 +217,7 @@ class HclFile:
 
     path: str
     body: Body
+    source: str = ""
 
 
 # --- The scanner ------------------------------------------------------------
@@ -892,7 +893,7 @@ def parse(text: str, path: str) -> HclFile:
         body = parser.body(None)
     except RecursionError as error:
         raise parser.error("nesting too deep to parse") from error
-    return HclFile(path, body)
+    return HclFile(path, body, text)
 
 
 def parse_bytes(data: bytes, path: str) -> HclFile:

@@ -1,7 +1,8 @@
 # Terraform and every provider are pinned to one exact version: a plan is
 # reproducible only when the same binaries evaluate it (RFC-16 TST-P2), and a
 # provider upgrade is a reviewed change of this file, applied dev -> stage ->
-# prod. The lock file .terraform.lock.hcl pins the provider checksums.
+# prod. The provider checksums belong in .terraform.lock.hcl next to this
+# file (see README.md, known limitations).
 #
 # The backend is the only part of the stacks' .tf files that differs between
 # environments: each environment keeps its state in its own account's bucket

@@ -2,8 +2,8 @@
 #   - the runtime, through EKS Pod Identity, with least privilege on its own
 #     bucket prefix, its own secrets and its own keys;
 #   - the CI deploy job of the main branch of tenon/runtime, through GitLab's
-#     OIDC tokens, allowed to reach this cluster's Kubernetes API and nothing
-#     else.
+#     OIDC tokens, allowed to reach this cluster's Kubernetes API (the
+#     cluster's only EKS access entry) and nothing else.
 # Neither has a static credential; no human principal appears here.
 
 data "aws_caller_identity" "current" {}

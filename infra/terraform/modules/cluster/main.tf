@@ -29,8 +29,8 @@ locals {
   # Bottlerocket settings (TOML). EKS merges its own cluster settings into
   # this document. Both host containers are off in every environment: the
   # admin container is the only SSH path into Bottlerocket, and the control
-  # container is the SSM agent (INV-2.1, THR-3). Kernel lockdown stops even
-  # root in a container from modifying the running kernel.
+  # container is the SSM agent (INV-2.1, THR-3). Kernel lockdown (integrity)
+  # keeps the running kernel from being modified, even by root on the node.
   bottlerocket_settings = <<-TOML
     [settings.host-containers.admin]
     enabled = false

@@ -53,6 +53,8 @@ resource "gitlab_project" "runtime" {
 
   # GitLab-hosted runners start a fresh VM per job and keep no credential;
   # every cloud credential is a short-lived OIDC token of the job itself.
+  # (Deploy jobs need a runner inside the environment's VPC, because the
+  # cluster's API endpoint is private; see infra/terraform/README.md.)
   shared_runners_enabled = true
   public_builds          = false
   request_access_enabled = false

@@ -63,7 +63,8 @@ _MR_EVENT = re.compile(r"CI_PIPELINE_SOURCE\s*==\s*[\"']merge_request_event[\"']
 _BRANCH = re.compile(r"\$\{?CI_COMMIT_(BRANCH|REF_NAME)\b")
 _ENV_PATH = re.compile(r"(?:envs|overlays)/(dev|stage|prod)\b")
 _DIGEST_REF = re.compile(r"@(sha256:[0-9a-f]{64}|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?)")
-_SEPARATORS = re.compile(r"&&|\|\||;|\|")
+# Subshells and command substitutions become commands of their own.
+_SEPARATORS = re.compile(r"&&|\|\||;|\||\$?\(|\)")
 
 
 # --- commands --------------------------------------------------------------
@@ -592,6 +593,16 @@ def _sign_command(job: Job, command: Command) -> Iterator[Violation]:
         )
 
 
+def expand(text: str, job: Job) -> str:
+    """$VAR and ${VAR} replaced by the job's CI variables (others kept)."""
+
+    def value(match: re.Match[str]) -> str:
+        found = job.variables.get(match.group(1))
+        return found.value if found else match.group(0)
+
+    return re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", value, text)
+
+
 def _flag_value(words: Iterable[str], flag: str) -> str | None:
     items = list(words)
     for index, word in enumerate(items):
@@ -635,7 +646,14 @@ def plan_per_environment(subject: Subject, evidence: Evidence) -> Iterator[Viola
     for job in jobs:
         for command in runs(job, "terraform", "plan"):
             out = _flag_value(command.words, "-out")
-            paths = job.artifacts.paths if job.artifacts else ()
+            if out is not None:
+                chdir = _flag_value(command.words, "-chdir")
+                out = expand(f"{chdir}/{out}" if chdir else out, job)
+            paths = (
+                tuple(expand(p, job) for p in job.artifacts.paths)
+                if job.artifacts
+                else ()
+            )
             if out is None or not any(_same_path(out, p) for p in paths):
                 yield Violation(
                     command.location,

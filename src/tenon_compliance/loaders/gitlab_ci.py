@@ -549,7 +549,11 @@ def _flatten(node: YNode | None) -> tuple[ScriptLine, ...]:
     if isinstance(node, YSeq):
         return tuple(line for item in node.items for line in _flatten(item))
     if isinstance(node, YScalar) and node.value is not None:
-        return _split_block(str(node.value), node.location, node.style == "|")
+        where = node.location
+        if node.style in ("|", ">") and where.line:
+            # a block scalar's text starts on the line after its indicator
+            where = Location(where.file, where.line + 1)
+        return _split_block(str(node.value), where, node.style == "|")
     where = node.location
     raise LoadError(where.file, where.line, "a script must be text or a list of text")
 
@@ -557,9 +561,9 @@ def _flatten(node: YNode | None) -> tuple[ScriptLine, ...]:
 def _split_block(text: str, where: Location, literal: bool) -> tuple[ScriptLine, ...]:
     """A multi-line script entry as one ScriptLine per line.
 
-    Only a literal block (``- |``) maps each text line to a file line (the
-    block's body starts on the line after the ``|``); any other multi-line
-    scalar keeps the scalar's own line for every text line.
+    Only a literal block (``- |``) maps each text line to a file line (``where``
+    is then the block's first text line); any other multi-line scalar keeps
+    its own line for every text line.
     """
     lines = text.rstrip("\n").split("\n")
     if len(lines) == 1:
@@ -568,7 +572,7 @@ def _split_block(text: str, where: Location, literal: bool) -> tuple[ScriptLine,
     return tuple(
         ScriptLine(
             line,
-            Location(where.file, start + 1 + offset) if literal and start else where,
+            Location(where.file, start + offset) if literal and start else where,
         )
         for offset, line in enumerate(lines)
         if line.strip()

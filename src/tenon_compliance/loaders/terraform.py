@@ -20,6 +20,7 @@ variable, and a local module source that does not exist.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -39,6 +40,7 @@ from tenon_compliance.model import Location, Unknown
 log = logging.getLogger(__name__)
 
 TERRAFORM_ROOT = "infra/terraform"
+_INSTANCE_KEY = re.compile(r"\[[^\[\]]*\]$")
 MAX_MODULE_DEPTH = 8
 
 
@@ -207,12 +209,10 @@ class Stack:
     def referenced(self, reference: Reference) -> list[ResourceInstance]:
         """The instances a Reference points at (every instance when unindexed)."""
         target = reference.target
-        base = target.split("[", 1)[0]
-        return [
-            r
-            for r in self.resources
-            if r.address == target or r.address.split("[", 1)[0] == base
-        ]
+        exact = [r for r in self.resources if r.address == target]
+        if exact:
+            return exact
+        return [r for r in self.resources if _INSTANCE_KEY.sub("", r.address) == target]
 
 
 @dataclass

@@ -1,0 +1,104 @@
+"""Collects each mutant's row and writes the kill matrix when the session ends.
+
+Each mutant test attaches its row (which controls it was meant to kill and
+which it did kill) as a user property; xdist carries user properties back to
+the main process, so the matrix is complete under ``-n auto`` too. The matrix
+goes to ``reports/mutation-kill-matrix.json`` and ``.md``, written to a
+temporary file in ``reports/`` and renamed, so a reader never sees half.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mutation_harness import ROW_PROPERTY
+
+from tenon_compliance.controls.base import all_controls
+
+REPORTS = Path(__file__).resolve().parents[2] / "reports"
+MATRIX_JSON = REPORTS / "mutation-kill-matrix.json"
+MATRIX_MD = REPORTS / "mutation-kill-matrix.md"
+
+# The rows seen by this process (in the main one under xdist).
+_CURRENT: list[dict[str, Any]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call":
+        return
+    for name, value in report.user_properties:
+        if name == ROW_PROPERTY:
+            _CURRENT.append(json.loads(str(value)))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput") or not _CURRENT:
+        return  # an xdist worker, or no mutant ran: the main process writes
+    matrix = kill_matrix(_CURRENT)
+    write_atomically(MATRIX_JSON, json.dumps(matrix, indent=2) + "\n")
+    write_atomically(MATRIX_MD, markdown(matrix))
+
+
+def kill_matrix(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The control x mutant matrix: for each control, the mutants that killed it."""
+    rows = sorted(rows, key=lambda r: r["mutant"])
+    controls = [control.id for control in all_controls()]
+    matrix = {
+        control: {
+            row["mutant"]: "killed" if control in row["killed"] else "not killed"
+            for row in rows
+        }
+        for control in controls
+    }
+    survivors = [c for c in controls if "killed" not in matrix[c].values()]
+    return {
+        "generated": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "controls": controls,
+        "mutants": rows,
+        "matrix": matrix,
+        "controls_not_killed": survivors,
+    }
+
+
+def markdown(matrix: dict[str, Any]) -> str:
+    """The matrix as a readable table: one row per control, its killing mutants."""
+    lines = [
+        "# Mutation kill matrix",
+        "",
+        f"Generated {matrix['generated']} from {len(matrix['mutants'])} mutants "
+        f"over {len(matrix['controls'])} controls.",
+        "",
+        "| Control | Killed by |",
+        "|---|---|",
+    ]
+    for control in matrix["controls"]:
+        killers = [m for m, state in matrix["matrix"][control].items() if state == "killed"]
+        lines.append(f"| {control} | {', '.join(killers) or '**NOT KILLED**'} |")
+    lines += ["", "## Mutants", "", "| Mutant | Edit | Expected | Killed |", "|---|---|---|---|"]
+    for row in matrix["mutants"]:
+        where = ", ".join(row["lines"]) or row["file"]
+        expected = ", ".join(row["expected"]) or f"(gap: {row['gap']})"
+        lines.append(
+            f"| {row['mutant']} | {row['description']} ({where}) | {expected} "
+            f"| {', '.join(row['killed']) or '-'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write text to path through a temporary file in the same folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -53,10 +53,15 @@ class ProbeServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], ready: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        ready: Callable[[], bool],
+        handler: type[ProbeHandler] | None = None,
+    ) -> None:
         self.ready = ready
         self._slots = threading.BoundedSemaphore(MAX_HANDLER_THREADS)
-        super().__init__(address, ProbeHandler)
+        super().__init__(address, handler or ProbeHandler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self._slots.acquire()

@@ -227,7 +227,7 @@ def test_tampered_payload_is_rejected(
 
     bundle = edit(instance.sign_statement(statement_about(DIGEST)), tamper)
 
-    with pytest.raises(SignatureError, match="bundle.json: DSSE: invalid signature"):
+    with pytest.raises(SignatureError, match=r"bundle\.json: DSSE: invalid signature"):
         verify(bundle, root_file, OTHER)
 
 

@@ -818,6 +818,10 @@ def _offline_environment() -> dict[str, str]:
     return environment
 
 
+# kubectl prefixes its errors with a log header: E1203 18:28:21.95 7640 run.go:72]
+_KLOG_PREFIX = re.compile(r"^[EWIF]\d{4} [\d:.]+\s+\d+ [^\]]+\] ", re.MULTILINE)
+
+
 def _render(tool: list[str], root: Path, walk: _Walk) -> bytes:
     """Run kustomize on one overlay; its error message becomes a LoadError."""
     try:
@@ -834,7 +838,7 @@ def _render(tool: list[str], root: Path, walk: _Walk) -> bytes:
         ) from error
     if completed.returncode != 0:
         message = completed.stderr.decode(errors="replace").strip()
-        message = message.replace(str(root) + "/", "")
+        message = _KLOG_PREFIX.sub("", message.replace(str(root) + "/", ""))
         raise LoadError(walk.kustomization, None, f"kustomize failed: {message}")
     return completed.stdout
 

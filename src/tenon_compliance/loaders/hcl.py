@@ -310,6 +310,7 @@ class _Parser:
 
     def expect(self, token: str, what: str) -> None:
         if not self.accept(token):
+            self.skip()
             raise self.error(f"expected {what}, found {self.describe()}")
 
     def ident(self, what: str = "a name") -> str:

@@ -401,8 +401,42 @@ def test_client_side_apply_and_no_timeout_fail_flow_5(compliant: Path) -> None:
         f"{CI}:{apply}:",
         f"{CI}:{status}:",
     ]
-    assert "does not server-side apply the rendered overlay" in found[0]
+    assert "the deploy applies client-side" in found[0]
     assert "does not wait for the rollout with a deadline" in found[1]
+
+
+def test_deploy_of_a_file_not_rendered_from_an_overlay_fails_flow_5(
+    compliant: Path,
+) -> None:
+    line = edit(compliant, "-k k8s/overlays/$ENV", "-f k8s/base/deployment.yaml")
+    found = findings("CI-DEPLOY-ROLLOUT", compliant)
+    assert len(found) == 3
+    assert found[0].startswith(
+        f"{CI}:{line}: [CI-DEPLOY-ROLLOUT FAIL-1,ACC-5,TST-S2,FLOW-5] job:deploy-dev: "
+        "the deploy does not apply the rendered overlay"
+    )
+
+
+def test_deploy_of_the_kustomize_output_passes(compliant: Path) -> None:
+    edit(
+        compliant,
+        "- kubectl apply --server-side --field-manager=gitlab-ci -k k8s/overlays/$ENV",
+        '- kubectl kustomize "k8s/overlays/$ENV" > rendered.yaml\n'
+        "    - kubectl apply --server-side --filename rendered.yaml",
+    )
+    assert findings("CI-DEPLOY-ROLLOUT", compliant) == []
+
+
+def test_compliance_after_sign_is_allowed_but_apply_before_plan_is_not(
+    compliant: Path,
+) -> None:
+    edit(compliant, "compliance, build, sign,", "build, sign, compliance,")
+    assert findings("CI-STAGES-ORDER", compliant) == []
+    edit(compliant, "plan, review, apply", "apply, review, plan")
+    assert (
+        "out of order: plan after review, review after apply"
+        in (findings("CI-STAGES-ORDER", compliant)[0])
+    )
 
 
 def test_deploy_without_verify_fails_flow_6(compliant: Path) -> None:

@@ -78,6 +78,8 @@ class Command:
     text: str
     location: Location
     section: str
+    line: str = ""
+    cwd: str = ""
 
 
 def _joined(lines: Iterable[ScriptLine]) -> Iterator[ScriptLine]:
@@ -97,15 +99,35 @@ def _joined(lines: Iterable[ScriptLine]) -> Iterator[ScriptLine]:
 
 
 def commands(job: Job) -> list[Command]:
-    """Every simple command of a job's before_script, script and after_script."""
+    """Every simple command of a job's before_script, script and after_script.
+
+    ``cwd`` follows ``cd`` commands (relative to the project directory), so a
+    path a command writes can be compared with the job's artifact paths;
+    before_script and script share one shell, after_script starts afresh.
+    """
     found: list[Command] = []
+    cwd = ""
     for section in ("before_script", "script", "after_script"):
+        if section == "after_script":  # GitLab runs it in a new shell
+            cwd = ""
         for line in _joined(getattr(job, section)):
             for part in _SEPARATORS.split(line.text):
                 words = _words(part)
-                if words:
-                    found.append(Command(words, part.strip(), line.location, section))
+                if not words:
+                    continue
+                found.append(
+                    Command(words, part.strip(), line.location, section, line.text, cwd)
+                )
+                if words[0] == "cd" and len(words) == 2:
+                    cwd = _join(cwd, expand(words[1], job))
     return found
+
+
+def _join(cwd: str, path: str) -> str:
+    """path relative to the project directory, after ``cd`` from cwd."""
+    path = re.sub(r"^\$\{?CI_PROJECT_DIR\}?/?", "", path)
+    joined = path if path.startswith("/") or not cwd else f"{cwd}/{path}"
+    return joined.strip("/")
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -245,6 +267,15 @@ def build_jobs(evidence: Evidence) -> Iterator[Subject]:
             yield _job_subject(job)
 
 
+def _report_file(command: Command) -> str | None:
+    """The JUnit file a pytest command writes (--junitxml or --junit-report)."""
+    for flag in ("--junitxml", "--junit-xml", "--junit-report"):
+        value = _flag_value(command.words, flag)
+        if value:
+            return _join(command.cwd, value)
+    return None
+
+
 def _build_commands(job: Job) -> list[Command]:
     found = []
     for command in commands(job):
@@ -370,6 +401,21 @@ def mr_pipelines(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
 # --- INV-2.2 / IAC-6 -------------------------------------------------------
 
 
+# The order RFC-16 needs between the required stages. Compliance may run
+# before the build or after the signature (the suite can then check the built,
+# signed image); everything else is a chain.
+STAGE_ORDER = (
+    *(("validate", stage) for stage in REQUIRED_STAGES[1:]),
+    ("build", "sign"),
+    ("compliance", "plan"),
+    ("sign", "plan"),
+    ("plan", "review"),
+    ("review", "apply"),
+    ("apply", "deploy"),
+    ("deploy", "verify"),
+)
+
+
 @control(
     id="CI-STAGES-ORDER",
     title="The pipeline has the required stages, in order",
@@ -377,22 +423,30 @@ def mr_pipelines(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
     severity=Severity.HIGH,
     method=Method.STATIC,
     rationale="Every change goes through validation, compliance, build, signing, "
-    "plan, review, apply, deploy and verification, in that order.",
+    "plan, review, apply, deploy and verification: plan before review before "
+    "apply, and nothing deployed before it was built, signed and checked.",
     remedy="stages: [validate, compliance, build, sign, plan, review, apply, deploy, "
-    "verify] (other stages may sit in between).",
+    "verify] (compliance may also follow sign; other stages may sit in between).",
     subjects=pipeline_subject,
 )
 def stages_order(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
-    """Each required stage exists and they appear in the required order."""
+    """Each required stage exists and every pair of STAGE_ORDER is respected."""
     pipeline: Pipeline = subject.data
-    present = [stage for stage in pipeline.stages if stage in REQUIRED_STAGES]
     missing = [stage for stage in REQUIRED_STAGES if stage not in pipeline.stages]
-    ordered = [stage for stage in REQUIRED_STAGES if stage in present]
-    if missing or present != ordered:
+    position = {stage: index for index, stage in enumerate(pipeline.stages)}
+    wrong = [
+        f"{before} after {after}"
+        for before, after in STAGE_ORDER
+        if before in position
+        and after in position
+        and position[before] > position[after]
+    ]
+    if missing or wrong:
+        problems = [f"missing: {', '.join(missing)}"] if missing else []
+        problems += [f"out of order: {', '.join(wrong)}"] if wrong else []
         yield Violation(
             pipeline.stages_location,
-            "required stages are missing or out of order"
-            + (f" (missing: {', '.join(missing)})" if missing else ""),
+            f"required stages are missing or out of order ({'; '.join(problems)})",
             ", ".join(REQUIRED_STAGES),
             ", ".join(pipeline.stages),
         )
@@ -414,18 +468,23 @@ def stages_order(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
     subjects=compliance_jobs,
 )
 def compliance_report(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
-    """artifacts:reports:junit names reports/junit.xml with when: always."""
+    """The report each suite run writes is a JUnit artifact kept with when: always.
+
+    A run that names no report file is expected to write reports/junit.xml.
+    """
     job: Job = subject.data
     artifacts = job.artifacts
     junit = (artifacts.reports.get("junit") if artifacts else None) or []
     junit = [junit] if isinstance(junit, str) else list(junit)
-    if "reports/junit.xml" not in junit:
-        yield Violation(
-            artifacts.location if artifacts else job.location,
-            "the compliance job does not publish reports/junit.xml as a JUnit report",
-            "artifacts: reports: junit: reports/junit.xml",
-            f"junit: {junit or 'none'}",
-        )
+    for command in _suite_commands(job):
+        written = _report_file(command) or "reports/junit.xml"
+        if written not in junit:
+            yield Violation(
+                artifacts.location if artifacts else job.location,
+                f"the compliance job does not publish {written} as a JUnit report",
+                f"artifacts: reports: junit: {written}",
+                f"junit: {junit or 'none'}",
+            )
     if artifacts is None or artifacts.when != "always":
         yield Violation(
             artifacts.location if artifacts else job.location,
@@ -559,8 +618,12 @@ def sign_keyless(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
             "id_tokens: SIGSTORE_ID_TOKEN: aud: sigstore",
             f"id_tokens: {sorted(job.id_tokens) or 'none'}",
         )
-    for command in _cosign_sign(job):
+    signs = _cosign_sign(job)
+    for command in signs:
         yield from _sign_command(job, command)
+    kept = _bundle_kept(job, signs)
+    if kept:
+        yield kept
     found = default_branch_only(job)
     if found:
         yield found
@@ -571,10 +634,50 @@ def _audiences(token: object) -> list[str]:
     return [aud] if isinstance(aud, str) else list(aud or [])
 
 
+# cosign sign flags that take a value as the next word (the rest are booleans).
+COSIGN_VALUE_FLAGS = frozenset(
+    {
+        "--bundle",
+        "--key",
+        "-a",
+        "--annotations",
+        "--output-signature",
+        "--output-certificate",
+        "--output-payload",
+        "--payload",
+        "--certificate",
+        "--certificate-chain",
+        "--identity-token",
+        "--oidc-issuer",
+        "--oidc-client-id",
+        "--fulcio-url",
+        "--rekor-url",
+        "--attachment",
+        "--signing-config",
+        "--trusted-root",
+        "--registry-username",
+        "--registry-password",
+    }
+)
+
+
+def _image_arguments(arguments: tuple[str, ...]) -> list[str]:
+    """The image references of ``cosign sign`` (flag values left out)."""
+    images: list[str] = []
+    skip = False
+    for word in arguments:
+        if skip:
+            skip = False
+        elif word in COSIGN_VALUE_FLAGS:
+            skip = True
+        elif not word.startswith("-"):
+            images.append(word)
+    return images
+
+
 def _sign_command(job: Job, command: Command) -> Iterator[Violation]:
     index = _tool_index(command.words, "cosign") or 0
-    arguments = command.words[index + 2 :]
-    references = [w for w in positional(arguments) if "/" in w or "$" in w]
+    references = _image_arguments(command.words[index + 2 :])
     if not references or not all(_DIGEST_REF.search(r) for r in references):
         yield Violation(
             command.location,
@@ -582,15 +685,24 @@ def _sign_command(job: Job, command: Command) -> Iterator[Violation]:
             "cosign sign <image>@sha256:<digest>",
             command.text[:120],
         )
-    bundle = _flag_value(arguments, "--bundle")
-    paths = job.artifacts.paths if job.artifacts else ()
-    if bundle is None or not any(_same_path(bundle, path) for path in paths):
-        yield Violation(
-            command.location,
-            "the signature bundle is not kept as an artifact",
-            "cosign sign --bundle <file> with <file> in artifacts: paths",
-            f"bundle: {bundle or 'none'}; artifacts: {list(paths) or 'none'}",
-        )
+
+
+def _bundle_kept(job: Job, signs: list[Command]) -> Violation | None:
+    """A violation unless some ``cosign sign --bundle <file>`` keeps <file>."""
+    paths = [expand(path, job) for path in job.artifacts.paths] if job.artifacts else []
+    bundles = [
+        _join(c.cwd, expand(b, job))
+        for c in signs
+        if (b := _flag_value(c.words, "--bundle"))
+    ]
+    if any(_same_path(b, p) for b in bundles for p in paths):
+        return None
+    return Violation(
+        signs[0].location if signs else job.location,
+        "the signature bundle is not kept as an artifact",
+        "cosign sign --bundle <file> with <file> in artifacts: paths",
+        f"bundle: {', '.join(bundles) or 'none'}; artifacts: {paths or 'none'}",
+    )
 
 
 def expand(text: str, job: Job) -> str:
@@ -647,8 +759,8 @@ def plan_per_environment(subject: Subject, evidence: Evidence) -> Iterator[Viola
         for command in runs(job, "terraform", "plan"):
             out = _flag_value(command.words, "-out")
             if out is not None:
-                chdir = _flag_value(command.words, "-chdir")
-                out = expand(f"{chdir}/{out}" if chdir else out, job)
+                chdir = _flag_value(command.words, "-chdir") or ""
+                out = _join(_join(command.cwd, expand(chdir, job)), expand(out, job))
             paths = (
                 tuple(expand(p, job) for p in job.artifacts.paths)
                 if job.artifacts
@@ -810,6 +922,30 @@ def no_out_of_band(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
             )
 
 
+_RENDERED = re.compile(r">\s*\"?([^\s\"]+)")
+
+
+def _applies_overlay(job: Job, command: Command) -> bool:
+    """True when the apply reads an overlay (-k), or what kustomize rendered."""
+    _, arguments = kubectl(command) or ("", ())
+    kustomization = _flag_value(arguments, "-k") or _flag_value(
+        arguments, "--kustomize"
+    )
+    if kustomization and "overlays/" in kustomization:
+        return True
+    source = _flag_value(arguments, "-f") or _flag_value(arguments, "--filename")
+    rendered = {
+        match.group(1)
+        for other in commands(job)
+        if "kustomize" in other.text and "overlays/" in other.text
+        for match in _RENDERED.finditer(other.text)
+    }
+    piped = (
+        source == "-" and "kustomize" in command.line and "overlays/" in command.line
+    )
+    return piped or source in rendered
+
+
 def _kubectl_edit(found: tuple[str, tuple[str, ...]] | None) -> bool:
     """Imperative kubectl verbs are refused even in deploy jobs."""
     if found is None:
@@ -839,18 +975,24 @@ def _kubectl_edit(found: tuple[str, tuple[str, ...]] | None) -> bool:
 def deploy_rollout(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
     """Server-side apply of an overlay, rollout status with timeout, rollout undo."""
     job: Job = subject.data
-    for command in runs(job, "kubectl", "apply"):
+    applies = runs(job, "kubectl", "apply")
+    for command in applies:
         _, arguments = kubectl(command) or ("", ())
-        joined = " ".join(arguments)
-        overlay = "overlays/" in joined or "-f -" in f"{joined} " or "-f=-" in joined
-        if "--server-side" not in arguments or not overlay:
+        if not any(word.startswith("--server-side") for word in arguments):
             yield Violation(
                 command.location,
-                "the deploy does not server-side apply the rendered overlay",
-                "kubectl apply --server-side -k k8s/overlays/<env> (or -f - from "
-                "kustomize)",
+                "the deploy applies client-side",
+                "kubectl apply --server-side",
                 command.text[:120],
             )
+    if not any(_applies_overlay(job, command) for command in applies):
+        yield Violation(
+            applies[0].location,
+            "the deploy does not apply the rendered overlay",
+            "kubectl apply --server-side -k k8s/overlays/<env>, or -f <file> "
+            "rendered by kubectl kustomize k8s/overlays/<env>",
+            applies[0].text[:120],
+        )
     rollout = [c for c in commands(job) if (k := kubectl(c)) and k[0] == "rollout"]
     status = [c for c in rollout if "status" in c.words]
     undo = [c for c in rollout if "undo" in c.words]

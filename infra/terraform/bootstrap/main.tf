@@ -4,7 +4,8 @@
 #   2. GitLab's OIDC provider, so that CI jobs get short-lived AWS credentials
 #      from their own ID token and no static key exists anywhere;
 #   3. the two roles CI runs Terraform with: plan (read-only, any branch of
-#      tenon/runtime, for merge requests) and apply (main branch only).
+#      tenon/runtime, for merge requests) and apply (main branch only);
+#   4. the account's CloudTrail audit trail (audit_trail.tf).
 
 provider "aws" {
   region              = var.region
@@ -202,9 +203,12 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "state_access_logs
 
 data "aws_iam_policy_document" "state_access_logs" {
   statement {
-    sid       = "S3LogDeliveryFromTheStateBucketOnly"
-    actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.state_access_logs.arn}/${local.state_log_path}*"]
+    sid     = "S3LogDeliveryFromTheStateAndAuditBuckets"
+    actions = ["s3:PutObject"]
+    resources = [
+      "${aws_s3_bucket.state_access_logs.arn}/${local.state_log_path}*",
+      "${aws_s3_bucket.state_access_logs.arn}/${local.trail_log}*",
+    ]
 
     principals {
       type        = "Service"
@@ -214,7 +218,7 @@ data "aws_iam_policy_document" "state_access_logs" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [aws_s3_bucket.state.arn]
+      values   = [aws_s3_bucket.state.arn, aws_s3_bucket.audit.arn]
     }
 
     condition {
@@ -403,6 +407,41 @@ data "aws_iam_policy_document" "apply_guardrails" {
       "iam:DeleteRole",
     ]
     resources = [aws_iam_role.plan.arn, aws_iam_role.apply.arn]
+  }
+
+  statement {
+    sid    = "KeepTheAuditTrail"
+    effect = "Deny"
+    actions = [
+      "cloudtrail:StopLogging",
+      "cloudtrail:DeleteTrail",
+      "cloudtrail:UpdateTrail",
+      "cloudtrail:PutEventSelectors",
+    ]
+    resources = [aws_cloudtrail.audit.arn]
+  }
+
+  statement {
+    sid    = "KeepTheAuditRecords"
+    effect = "Deny"
+    actions = [
+      "s3:DeleteBucket",
+      "s3:DeleteBucketPolicy",
+      "s3:PutBucketPolicy",
+      "s3:PutBucketVersioning",
+      "s3:PutEncryptionConfiguration",
+      "s3:PutLifecycleConfiguration",
+      "s3:DeleteObject",
+      "s3:DeleteObjectVersion",
+    ]
+    resources = [aws_s3_bucket.audit.arn, "${aws_s3_bucket.audit.arn}/*"]
+  }
+
+  statement {
+    sid       = "KeepTheAuditKey"
+    effect    = "Deny"
+    actions   = ["kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"]
+    resources = [aws_kms_key.audit.arn]
   }
 
   statement {

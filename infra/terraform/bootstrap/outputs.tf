@@ -17,3 +17,8 @@ output "apply_role_arn" {
   description = "Role of the CI apply job of this environment."
   value       = aws_iam_role.apply.arn
 }
+
+output "audit_trail_bucket" {
+  description = "Bucket of the account's CloudTrail audit trail."
+  value       = aws_s3_bucket.audit.bucket
+}

@@ -78,7 +78,7 @@ def the_image(evidence: Evidence) -> list[Subject]:
 
 def image_files(evidence: Evidence) -> dict[str, ImageFile]:
     """The image's final file tree, read once per run."""
-    return evidence.load("image-files", lambda ev: final_tree(load_image(ev)))
+    return evidence.load("image:files", lambda ev: final_tree(load_image(ev)))
 
 
 def anchor(evidence: Evidence, keyword: str) -> Location:
@@ -88,7 +88,7 @@ def anchor(evidence: Evidence, keyword: str) -> Location:
     location is the file alone (the Dockerfile controls report why).
     """
     try:
-        parsed = evidence.load("image-dockerfile", _read_dockerfile)
+        parsed = evidence.load("image:dockerfile", _read_dockerfile)
     except LoadError:
         return Location(DOCKERFILE)
     if parsed is None or not parsed.stages:
@@ -118,7 +118,7 @@ def pinned_digests(evidence: Evidence) -> list[PinnedDigest]:
 
     Raises LoadError when an overlay's kustomization is missing or unparsable.
     """
-    return evidence.load("pinned-image-digests", _read_pinned_digests)
+    return evidence.load("image:pinned-digests", _read_pinned_digests)
 
 
 def _read_pinned_digests(evidence: Evidence) -> list[PinnedDigest]:
@@ -406,7 +406,7 @@ def base_is_pinned_distroless(
     subject: Subject, evidence: Evidence
 ) -> Iterator[Violation]:
     where = anchor(evidence, "FROM")
-    parsed = evidence.load("image-dockerfile", _read_dockerfile)
+    parsed = evidence.load("image:dockerfile", _read_dockerfile)
     expected = parsed.final.base.digest if parsed and parsed.stages else None
     if expected is None:
         yield Violation(

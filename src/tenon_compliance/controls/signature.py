@@ -73,14 +73,16 @@ def _bundle_bytes(evidence: Evidence) -> bytes:
 def _verify(evidence: Evidence, digest: str) -> str | None:
     """None when the bundle verifies for digest, else the reason it does not."""
     signing = load_signing_policy(evidence)
-    data = evidence.load("signature-bundle", _bundle_bytes)
+    data = evidence.load("signature:bundle", _bundle_bytes)
     trusted_root = evidence.load(
-        "trusted-root", lambda ev: load_trusted_root(ev.options.trusted_root)
+        "signature:trusted-root", lambda ev: load_trusted_root(ev.options.trusted_root)
     )
     where = str(evidence.options.signature_bundle)
     try:
         if signing.mode == "key":
-            key = evidence.load("signing-key", lambda ev: _public_key(ev, signing))
+            key = evidence.load(
+                "signature:signing-key", lambda ev: _public_key(ev, signing)
+            )
             verify_keyed_bundle(
                 data,
                 digest=digest,

@@ -116,7 +116,7 @@ def load_signing_policy(evidence: Evidence) -> SigningPolicy:
             raise LoadError(POLICY_FILE, None, "the signing policy is missing")
         return parse_signing_policy(ev.read_bytes(POLICY_FILE), POLICY_FILE, ev.root)
 
-    return evidence.load("signing-policy", read)
+    return evidence.load("signature:signing-policy", read)
 
 
 def identity_policy(signing: SigningPolicy) -> sigstore_policy.VerificationPolicy:

@@ -71,12 +71,17 @@ def _run_case(case: Case, evidence: Evidence) -> Result:
 
 
 def changed_controls(clean: Run, mutated: Run) -> set[str]:
-    """Controls with a case whose outcome differs, or that appeared or went away."""
+    """Controls with a case whose outcome differs, or that went away.
+
+    A case that only the mutant has and that passes (a new subject, such as
+    an added object that meets the control) is not a change.
+    """
     before, after = clean.outcomes(), mutated.outcomes()
     changed = {
         case_id
         for case_id in before.keys() | after.keys()
         if before.get(case_id) != after.get(case_id)
+        and not (case_id not in before and after[case_id] is Outcome.PASSED)
     }
     return {case_id.split("[", 1)[0] for case_id in changed}
 

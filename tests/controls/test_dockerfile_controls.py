@@ -145,6 +145,18 @@ def test_runtime_base_without_digest_fails_inv_1_2(repo_copy: Path) -> None:
     )
 
 
+def test_placeholder_base_digest_fails_inv_1_2(repo_copy: Path) -> None:
+    replace_line(
+        repo_copy, "ARG BUILD_BASE_DIGEST=", f"ARG BUILD_BASE_DIGEST=sha256:{'0' * 64}"
+    )
+    line = line_number(repo_copy, "FROM ${BUILD_BASE_NAME}")
+    finding = the_finding("DOCKER-BASE-PINNED", repo_copy)
+    assert finding.startswith(
+        f"{DOCKERFILE}:{line}: [DOCKER-BASE-PINNED INV-1.2,TST-P2] Dockerfile:build: "
+        "the base image's digest is a placeholder, not a real image"
+    )
+
+
 def test_from_an_argument_without_default_fails_inv_1_2(repo_copy: Path) -> None:
     replace_line(repo_copy, "ARG BUILD_BASE_DIGEST=", "ARG BUILD_BASE_DIGEST")
     line = line_number(repo_copy, "FROM ${BUILD_BASE_NAME}")

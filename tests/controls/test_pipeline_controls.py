@@ -8,6 +8,7 @@ own .gitlab-ci.yml.
 
 from __future__ import annotations
 
+import hashlib
 import textwrap
 from pathlib import Path
 
@@ -18,8 +19,15 @@ from tenon_compliance.controls.base import all_controls
 from tenon_compliance.engine import Outcome
 
 CI = ".gitlab-ci.yml"
-TOOLS = "registry.gitlab.com/tenon/runtime/ci-tools:1@sha256:" + "1" * 64
-BUILDKIT = "moby/buildkit:v0.23.2-rootless@sha256:" + "2" * 64
+
+
+def fake_digest(name: str) -> str:
+    """A well-formed digest that is not a placeholder (no real image behind it)."""
+    return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
+
+
+TOOLS = "registry.gitlab.com/tenon/runtime/ci-tools:1@" + fake_digest("tools")
+BUILDKIT = "moby/buildkit:v0.23.2-rootless@" + fake_digest("buildkit")
 CONTROLS = sorted(c.id for c in all_controls() if c.id.startswith("CI-"))
 
 COMPLIANT = textwrap.dedent(
@@ -469,6 +477,17 @@ def test_unpinned_job_image_fails_tst_p2(compliant: Path) -> None:
         "moby/buildkit:rootless) fix: image: <name>:<tag>@sha256:<64 hex> (in default: "
         "or the job)."
     ]
+
+
+def test_placeholder_digest_fails_tst_p2(compliant: Path) -> None:
+    line = edit(
+        compliant, f"image: {BUILDKIT}", f"image: moby/buildkit@sha256:{'0' * 64}"
+    )
+    found = findings("CI-IMAGE-PINNED", compliant)
+    assert found[0].startswith(
+        f"{CI}:{line}: [CI-IMAGE-PINNED TST-P2] job:build: the job image's digest is "
+        "a placeholder, not a real image"
+    )
 
 
 def test_static_aws_key_in_variables_fails_sec_2_without_echoing_it(

@@ -45,6 +45,12 @@ TOOLCHAIN = re.compile(
 )
 OCI_LABELS = ("source", "revision", "version", "created")
 _ARG_USE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+_PLACEHOLDER = re.compile(r"sha256:([0-9a-f])\1{63}")
+
+
+def placeholder_digest(digest: str) -> bool:
+    """True for a digest of one repeated hex digit (sha256:000...): a stand-in."""
+    return bool(_PLACEHOLDER.fullmatch(digest))
 
 
 # --- selectors -------------------------------------------------------------
@@ -255,6 +261,13 @@ def base_pinned(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
             where,
             "the base image is not pinned by digest",
             "@sha256:<64 hex>",
+            base.text,
+        )
+    elif placeholder_digest(base.digest or ""):
+        yield Violation(
+            where,
+            "the base image's digest is a placeholder, not a real image",
+            "the digest of the published image",
             base.text,
         )
     if base.tag == "latest":

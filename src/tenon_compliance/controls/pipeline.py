@@ -21,7 +21,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from tenon_compliance.controls.base import control
-from tenon_compliance.controls.dockerfile import SECRET_NAME, SECRET_VALUE
+from tenon_compliance.controls.dockerfile import (
+    SECRET_NAME,
+    SECRET_VALUE,
+    placeholder_digest,
+)
 from tenon_compliance.evidence import ENVIRONMENTS, Evidence
 from tenon_compliance.loaders import gitlab_ci
 from tenon_compliance.loaders.gitlab_ci import Job, Pipeline, ScriptLine
@@ -1073,6 +1077,13 @@ def image_pinned(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
                 image.location,
                 "the job image is not pinned by digest",
                 "<name>@sha256:<64 hex>",
+                image.reference,
+            )
+        elif image is not None and placeholder_digest(image.digest or ""):
+            yield Violation(
+                image.location,
+                "the job image's digest is a placeholder, not a real image",
+                "the digest of the published image",
                 image.reference,
             )
 

@@ -535,7 +535,7 @@ def _apply_defaults(job: YMap, defaults: YMap) -> YMap:
         return job
     entries, keys = dict(job.entries), dict(job.keys)
     for key, value in defaults.entries.items():
-        wanted = allowed is True or key in allowed  # type: ignore[operator]
+        wanted = allowed is True or key in allowed
         if key in DEFAULT_KEYS and wanted and key not in entries:
             entries[key] = value
             keys[key] = defaults.keys[key]
@@ -705,6 +705,13 @@ def _artifacts(node: YNode | None) -> Artifacts | None:
     )
 
 
+def _value(node: YMap, key: str, default: Any) -> Any:
+    """The plain value under key, or default when it is absent or null."""
+    child = node.entries.get(key)
+    value = None if child is None else plain(child)
+    return default if value is None else value
+
+
 def _build_job(
     name: str, node: YMap, globals_: dict[str, Variable], location: Location
 ) -> Job:
@@ -716,19 +723,19 @@ def _build_job(
     variables = _job_variables(node, globals_)
     services = get("services")
     service_items = services.items if isinstance(services, YSeq) else ()
-    resource_group = plain(get("resource_group")) if get("resource_group") else None
-    id_tokens = plain(get("id_tokens")) if get("id_tokens") else {}
+    resource_group = _value(node, "resource_group", None)
+    id_tokens = _value(node, "id_tokens", {})
     return Job(
         name=name,
         location=location,
-        stage=str(plain(get("stage")) if get("stage") else "test"),
+        stage=str(_value(node, "stage", "test")),
         script=_flatten(get("script")),
         before_script=_flatten(get("before_script")),
         after_script=_flatten(get("after_script")),
         image=_image(get("image"), variables),
         services=tuple(i for s in service_items if (i := _image(s, variables))),
         rules=_rules(get("rules")),
-        when=str(plain(get("when")) if get("when") else "on_success"),
+        when=str(_value(node, "when", "on_success")),
         needs=_needs(get("needs")),
         environment=_environment(get("environment")),
         resource_group=None if resource_group is None else str(resource_group),

@@ -563,7 +563,6 @@ class _Parser:
         line = self.line()
         self.pos += 1
         self.nl += 1
-        self.enter()
         if self.is_for():
             node = self.for_expr(line, is_object=False)
         else:
@@ -574,14 +573,12 @@ class _Parser:
                     self.expect("]", "',' or ']' in the tuple")
                     break
             node = TupleExpr(tuple(items), line)
-        self.depth -= 1
         self.nl -= 1
         return node
 
     def object_or_for(self) -> Any:
         line = self.line()
         self.pos += 1
-        self.enter()
         if self.is_for():
             self.nl += 1
             node: Any = self.for_expr(line, is_object=True)
@@ -591,7 +588,6 @@ class _Parser:
             saved, self.nl = self.nl, 0
             node = self.object_items(line)
             self.nl = saved
-        self.depth -= 1
         return node
 
     def object_items(self, line: int) -> ObjectExpr:

@@ -500,13 +500,36 @@ def test_static_aws_key_in_variables_fails_sec_2_without_echoing_it(
         "  AWS_SECRET_ACCESS_KEY: not-a-real-key\n",
     )
     found = findings("CI-NO-STATIC-CREDENTIALS", compliant)
-    assert found
-    assert all(
-        f.startswith(f"{CI}:{line + 1}: [CI-NO-STATIC-CREDENTIALS SEC-1,SEC-2]")
-        for f in found
+    assert found == [
+        f"{CI}:{line + 1}: [CI-NO-STATIC-CREDENTIALS SEC-1,SEC-2] pipeline: the "
+        "variable AWS_SECRET_ACCESS_KEY carries a static credential (expected: no "
+        "credential in CI variables (OIDC id_tokens instead); found: "
+        "AWS_SECRET_ACCESS_KEY=<value withheld>) fix: Remove the variable; use "
+        "id_tokens with AWS_ROLE_ARN / AWS_WEB_IDENTITY_TOKEN_FILE instead of access "
+        "keys."
+    ]
+
+
+def test_job_password_and_exported_key_fail_sec_2(compliant: Path) -> None:
+    export = edit(
+        compliant,
+        "    - terraform fmt -check",
+        "    - export AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP\n"
+        "    - terraform fmt -check",
     )
-    assert "the variable AWS_SECRET_ACCESS_KEY carries a static credential" in found[0]
-    assert not any("not-a-real-key" in f for f in found)
+    line = edit(
+        compliant,
+        "  variables: {ENV: dev}\n  needs: [plan-dev]",
+        "  variables: {ENV: dev, DB_PASSWORD: hunter2-not-real}\n  needs: [plan-dev]",
+    )
+    found = findings("CI-NO-STATIC-CREDENTIALS", compliant)
+    assert [f.split(" [")[0] for f in found] == [f"{CI}:{export}:", f"{CI}:{line}:"]
+    assert "job:validate: the script exports a static cloud credential" in found[0]
+    assert (
+        "job:apply-dev: the variable DB_PASSWORD carries a static credential"
+        in (found[1])
+    )
+    assert not any("hunter2" in f or "AKIA" in f for f in found)
 
 
 def test_dind_build_with_secret_build_arg_fails_flow_2(compliant: Path) -> None:

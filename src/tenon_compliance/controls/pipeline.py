@@ -28,7 +28,7 @@ from tenon_compliance.controls.dockerfile import (
 )
 from tenon_compliance.evidence import ENVIRONMENTS, Evidence
 from tenon_compliance.loaders import gitlab_ci
-from tenon_compliance.loaders.gitlab_ci import Job, Pipeline, ScriptLine
+from tenon_compliance.loaders.gitlab_ci import Job, Pipeline, ScriptLine, Variable
 from tenon_compliance.model import Location, Method, Severity, Subject, Violation
 
 REQUIRED_STAGES = (
@@ -221,6 +221,12 @@ def pipeline_subject(evidence: Evidence) -> Iterator[Subject]:
     """The pipeline as a whole."""
     pipeline = _pipeline(evidence)
     yield Subject("pipeline", Location(pipeline.file, 1), pipeline)
+
+
+def pipeline_and_jobs(evidence: Evidence) -> Iterator[Subject]:
+    """The pipeline (for its global settings), then every job."""
+    yield from pipeline_subject(evidence)
+    yield from every_job(evidence)
 
 
 def every_job(evidence: Evidence) -> Iterator[Subject]:
@@ -1101,26 +1107,25 @@ def image_pinned(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
     "static key in variables is a secret in code or in plain environment.",
     remedy="Remove the variable; use id_tokens with AWS_ROLE_ARN / "
     "AWS_WEB_IDENTITY_TOKEN_FILE instead of access keys.",
-    subjects=every_job,
+    subjects=pipeline_and_jobs,
 )
 def no_static_credentials(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
-    """No static cloud credential variable, no secret-looking literal, no export."""
+    """No static cloud credential variable, no secret-looking literal, no export.
+
+    Global variables are checked once, on the ``pipeline`` subject; a job
+    is checked for the variables it sets itself and for its scripts.
+    """
+    if isinstance(subject.data, Pipeline):
+        yield from _credential_variables(subject.data.variables.values())
+        return
     job: Job = subject.data
-    for variable in job.variables.values():
-        literal = variable.value and not variable.value.startswith("$")
-        name = variable.name
-        static = name in STATIC_CLOUD_CREDENTIALS
-        if (
-            static
-            or (literal and SECRET_NAME.search(name))
-            or (SECRET_VALUE.search(variable.value))
-        ):
-            yield Violation(
-                variable.location,
-                f"the variable {name} carries a static credential",
-                "no credential in CI variables (OIDC id_tokens instead)",
-                f"{name}=<value withheld>",
-            )
+    globals_ = _pipeline(evidence).variables
+    own = [
+        variable
+        for name, variable in job.variables.items()
+        if name not in globals_ or globals_[name].location != variable.location
+    ]
+    yield from _credential_variables(own)
     for command in commands(job):
         for word in command.words:
             if word.split("=", 1)[0] in STATIC_CLOUD_CREDENTIALS and "=" in word:
@@ -1130,6 +1135,24 @@ def no_static_credentials(subject: Subject, evidence: Evidence) -> Iterator[Viol
                     "no AWS access keys in scripts (OIDC id_tokens instead)",
                     f"{word.split('=', 1)[0]}=<value withheld>",
                 )
+
+
+def _credential_variables(variables: Iterable[Variable]) -> Iterator[Violation]:
+    """Variables that hold (or are named as) a static credential; values withheld."""
+    for variable in variables:
+        name, value = variable.name, variable.value
+        literal = bool(value) and not value.startswith("$")
+        if (
+            name in STATIC_CLOUD_CREDENTIALS
+            or (literal and SECRET_NAME.search(name))
+            or SECRET_VALUE.search(value)
+        ):
+            yield Violation(
+                variable.location,
+                f"the variable {name} carries a static credential",
+                "no credential in CI variables (OIDC id_tokens instead)",
+                f"{name}=<value withheld>",
+            )
 
 
 # --- FLOW-1: deploy order --------------------------------------------------

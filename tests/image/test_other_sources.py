@@ -7,11 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from image_builders import build
+from image_builders import CONFIG, build
 
 from tenon_compliance.errors import ImageError
 from tenon_compliance.image import open_image
-from tenon_compliance.image.daemon import open_daemon
 
 UMOCI = shutil.which("umoci")
 SKOPEO = shutil.which("skopeo")
@@ -73,7 +72,7 @@ def test_docker_source_without_a_daemon_says_so(
         match=r"docker:runtime-api: no Docker daemon "
         r"answers",
     ):
-        open_daemon("runtime-api")
+        open_image("docker:runtime-api")
 
 
 def _daemon_answers() -> bool:
@@ -107,3 +106,6 @@ def test_image_loaded_into_the_daemon_is_read(tmp_path: Path) -> None:
     image = open_image("docker:tenon/runtime-api:test")
 
     assert image.config.user == "65532:65532"
+    assert image.config.labels == CONFIG["Labels"]
+    paths = {entry.path for layer in image.layers for entry in layer.entries()}
+    assert "app/tenon_probe/__main__.py" in paths

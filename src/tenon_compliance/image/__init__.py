@@ -43,6 +43,10 @@ NO_IMAGE = "no image evidence: pass --image"
 
 def open_image(ref: str) -> ImageEvidence:
     """Read the image ``ref`` names. Raises ImageError when it is unusable."""
+    if ref.startswith("docker:"):
+        from tenon_compliance.image.daemon import open_daemon_image  # noqa: PLC0415
+
+        return open_daemon_image(ref.partition(":")[2])
     source, root = open_source(ref)
     return assemble(source, root, ref)
 
@@ -66,10 +70,6 @@ def open_source(ref: str) -> tuple[BlobSource, Descriptor]:
         from tenon_compliance.image.registry import open_registry  # noqa: PLC0415
 
         return open_registry(rest)
-    if kind == "docker":
-        from tenon_compliance.image.daemon import open_daemon  # noqa: PLC0415
-
-        return open_daemon(rest)
     raise ImageError(
         f"{ref}: unknown image source {kind!r} (oci, oci-archive, registry, docker)"
     )

@@ -48,6 +48,13 @@ class ArchiveSource(BlobSource):
         with self._open(member) as stream:
             return stream.read()
 
+    def member_size(self, path: str) -> int:
+        """The size of a regular member. Raises ImageError when it is missing."""
+        member = self._members.get(path)
+        if member is None or not member.isfile():
+            raise ImageError(f"{self.name}: {path} is missing")
+        return member.size
+
     def open_blob(self, digest: str) -> IO[bytes]:
         hexdigest = check_digest(digest, self.name).split(":", 1)[1]
         member = self._members.get(f"blobs/sha256/{hexdigest}")

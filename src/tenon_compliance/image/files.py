@@ -40,7 +40,9 @@ def final_tree(image: ImageEvidence) -> dict[str, ImageFile]:
             elif entry.whiteout:
                 _remove(tree, entry.whiteout)
             else:
-                added[entry.path] = ImageFile(entry, layer.index, layer.descriptor.digest)
+                added[entry.path] = ImageFile(
+                    entry, layer.index, layer.descriptor.digest
+                )
         tree.update(added)
     return tree
 
@@ -52,5 +54,7 @@ def _remove(tree: dict[str, ImageFile], path: str) -> None:
 
 def _remove_below(tree: dict[str, ImageFile], directory: str) -> None:
     prefix = f"{directory}/" if directory else ""
-    for path in [path for path in tree if path.startswith(prefix) and path != directory]:
+    for path in [
+        path for path in tree if path.startswith(prefix) and path != directory
+    ]:
         del tree[path]

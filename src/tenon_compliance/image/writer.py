@@ -88,6 +88,9 @@ class LayoutWriter:
     ) -> Descriptor:
         """Write the layers (gzip-compressed), a config and a manifest.
 
+        ``history`` lists the build steps; the first ``len(layers)`` are the
+        ones that made the layers, later ones are marked ``empty_layer``.
+
         ``config`` is the inner ``config`` object (User, Env, Labels, ...).
         Returns the manifest's descriptor.
         """
@@ -99,7 +102,7 @@ class LayoutWriter:
             "os": "linux",
             "config": config,
             "rootfs": {"type": "layers", "diff_ids": [sha256(tar) for tar in layers]},
-            "history": [{"created_by": line} for line in history or []],
+            "history": _history(history or [], len(layers)),
         }
         config_descriptor = self.json_blob(image_config, MEDIA_CONFIG)
         manifest = {
@@ -120,6 +123,14 @@ class LayoutWriter:
             entries.append(entry)
         index = {"schemaVersion": 2, "mediaType": MEDIA_OCI_INDEX, "manifests": entries}
         (self.path / "index.json").write_text(json.dumps(index))
+
+
+def _history(lines: list[str], layers: int) -> list[dict[str, Any]]:
+    """History entries: the first ``layers`` made a layer, the rest were empty."""
+    return [
+        {"created_by": line, **({"empty_layer": True} if n >= layers else {})}
+        for n, line in enumerate(lines)
+    ]
 
 
 def as_json(descriptor: Descriptor) -> dict[str, Any]:

@@ -16,6 +16,7 @@ is read as shell form (``RUN [ -f x ]`` is a test command, not JSON).
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -638,26 +639,35 @@ def parse_dockerignore(data: bytes, file: str) -> DockerIgnore:
 
 # --- evidence --------------------------------------------------------------
 
-_SKIPPED_DIRS = frozenset({".git", "tests", "node_modules", ".venv", "reports"})
+# Not part of the deployment: test fixtures, tool caches, reports, Git data.
+_SKIPPED_DIRS = frozenset({"tests", "node_modules", "reports"})
+
+
+def _is_dockerfile(relative: str, name: str) -> bool:
+    if name.endswith(".dockerignore"):
+        return False
+    in_docker = relative.startswith("docker/") and "Dockerfile" in name
+    return in_docker or name == "Dockerfile" or name.endswith(".Dockerfile")
 
 
 def dockerfile_paths(root: Path) -> list[str]:
     """Every Dockerfile of the repository (docker/**, plus Dockerfile/*.Dockerfile).
 
-    Test fixtures (under tests/) are not part of the deployment.
+    Hidden directories (.git, caches) and tests/ are not walked; symbolic
+    links to directories are not followed.
     """
-    found: set[str] = set()
-    for path in root.rglob("*"):
-        relative = path.relative_to(root)
-        if _SKIPPED_DIRS.intersection(relative.parts[:-1]) or not path.is_file():
-            continue
-        name = path.name
-        in_docker = relative.parts[0] == "docker" and (
-            "Dockerfile" in name or name.endswith(".Dockerfile")
-        )
-        named = in_docker or name == "Dockerfile" or name.endswith(".Dockerfile")
-        if named and not name.endswith(".dockerignore"):
-            found.add(relative.as_posix())
+    found: list[str] = []
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories[:] = [
+            name
+            for name in subdirectories
+            if not name.startswith(".") and name not in _SKIPPED_DIRS
+        ]
+        base = Path(directory).relative_to(root).as_posix()
+        for name in files:
+            relative = name if base == "." else f"{base}/{name}"
+            if _is_dockerfile(relative, name):
+                found.append(relative)
     return sorted(found)
 
 

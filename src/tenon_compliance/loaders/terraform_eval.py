@@ -385,6 +385,10 @@ def _call(node: hcl.Call, scope: Scope) -> Any:  # noqa: PLR0911 - fail-closed e
     for arg in args:
         if isinstance(arg, Unknown):
             return arg
+        if isinstance(arg, Reference | Symbolic) and name not in _PASS_THROUGH:
+            return unknown(
+                scope, node, f"passes a value known only at apply to {name}()"
+            )
     if name not in _SYMBOLIC_SAFE:
         for arg in args:
             found = first_unknown(arg)
@@ -696,7 +700,7 @@ def _coalesce(*values: Any) -> Any:
 
 
 def _format(spec: str, *args: Any) -> str:
-    converted = re.sub(r"%(-?\d*)([dv])", r"%\1s", spec.replace("%q", '"%s"'))
+    converted = re.sub(r"%(-?\d*)v", r"%\1s", spec.replace("%q", '"%s"'))
     return converted % tuple(_plain(arg) for arg in args)
 
 
@@ -907,6 +911,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "values": _values,
     "zipmap": _zipmap,
 }
+
+# Functions that may take a reference itself as an argument.
+_PASS_THROUGH = frozenset({"coalesce", "jsonencode", "tolist", "toset", "one"})
 
 # Functions that only move values around, so references may pass through.
 _SYMBOLIC_SAFE = frozenset(

@@ -1,4 +1,4 @@
-"""The Terraform model: discovery, resolution, module expansion and what stays unknown."""
+"""The Terraform model: discovery, resolution, module expansion, what stays unknown."""
 
 from __future__ import annotations
 
@@ -69,7 +69,9 @@ def test_auto_tfvars_are_read_after_terraform_tfvars(tmp_path: Path) -> None:
     stack = prod(
         tmp_path,
         {
-            f"{ENV}/main.tf": 'variable "n" {}\nresource "aws_thing" "a" { n = var.n }\n',
+            f"{ENV}/main.tf": (
+                'variable "n" {}\nresource "aws_thing" "a" { n = var.n }\n'
+            ),
             f"{ENV}/terraform.tfvars": "n = 1\n",
             f"{ENV}/override.auto.tfvars": "n = 2\n",
         },

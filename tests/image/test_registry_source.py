@@ -13,7 +13,11 @@ from registry_service import REGISTRY, SKOPEO, Registry, TokenServer, run_regist
 
 from tenon_compliance.errors import ImageError
 from tenon_compliance.image import open_image
-from tenon_compliance.image.registry import parse_challenge, parse_reference
+from tenon_compliance.image.registry import (
+    RegistryRedirectHandler,
+    parse_challenge,
+    parse_reference,
+)
 
 pytestmark = pytest.mark.skipif(
     REGISTRY is None or SKOPEO is None,
@@ -133,3 +137,33 @@ def test_registry_manifest_is_served_unchanged(registry: Registry, good: Built) 
         served = json.loads(response.read())
     stored = Path(good.path, "blobs", "sha256", good.digest.split(":")[1])
     assert served == json.loads(stored.read_bytes())
+
+
+def _redirect(url: str, to: str) -> urllib.request.Request | None:
+    request = urllib.request.Request(url, headers={"Authorization": "Bearer t0ken"})  # noqa: S310
+    handler = RegistryRedirectHandler()
+    return handler.redirect_request(request, None, 307, "Temporary Redirect", {}, to)
+
+
+def test_redirect_to_blob_storage_drops_the_registry_token() -> None:
+    redirected = _redirect(
+        "https://registry.gitlab.com/v2/tenon/r/blobs/sha256:abc",
+        "https://storage.example.com/blob?X-Amz-Signature=1",
+    )
+
+    assert redirected is not None
+    assert not redirected.has_header("Authorization")
+
+
+def test_redirect_on_the_same_host_keeps_the_token() -> None:
+    redirected = _redirect(
+        "https://registry.gitlab.com/v2/a", "https://registry.gitlab.com/v2/b"
+    )
+
+    assert redirected is not None
+    assert redirected.get_header("Authorization") == "Bearer t0ken"
+
+
+def test_redirect_from_https_to_http_is_refused() -> None:
+    with pytest.raises(ImageError, match="leaves HTTPS"):
+        _redirect("https://registry.gitlab.com/v2/a", "http://storage.example.com/b")

@@ -53,7 +53,7 @@ PYTHON_HEADERS = re.compile(r"(^|/)include/python3[.\d]*/Python\.h$")
 
 SECRET_NAME = re.compile(
     r"(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|"
-    r"CREDENTIAL|AUTH)",
+    r"CREDENTIAL)",
     re.IGNORECASE,
 )
 SECRET_VALUE = re.compile(

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from tenon_compliance.errors import ImageError
 from tenon_compliance.image.blobs import JSON_LIMIT, BlobSource, check_digest
@@ -126,9 +126,11 @@ class RegistrySource(BlobSource):
         if self._token:
             request.add_header("Authorization", f"Bearer {self._token}")
         _log.debug("GET %s", url)
-        response: http.client.HTTPResponse = urllib.request.urlopen(  # noqa: S310 - scheme checked
-            request, timeout=TIMEOUT, context=self._context
+        opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=self._context),
+            RegistryRedirectHandler(),
         )
+        response: http.client.HTTPResponse = opener.open(request, timeout=TIMEOUT)
         return response
 
     def _authenticate(self, challenge: str | None) -> str:
@@ -157,6 +159,35 @@ class RegistrySource(BlobSource):
         if not isinstance(token, str) or not token:
             raise ImageError(f"{self.name}: token endpoint {realm} returned no token")
         return token
+
+
+class RegistryRedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Follows a registry's redirect to blob storage, without leaking the token.
+
+    Blob downloads are usually redirected to a storage service with a signed
+    URL; the registry's bearer token must not go there (it is not meant for
+    that host, and such services refuse a second credential). A redirect from
+    HTTPS to plain HTTP is refused.
+    """
+
+    def redirect_request(  # noqa: PLR0917 - urllib's signature
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        old, new = urllib.parse.urlsplit(req.full_url), urllib.parse.urlsplit(newurl)
+        if old.scheme == "https" and new.scheme != "https":
+            raise ImageError(
+                f"registry:{req.full_url}: redirect to {newurl} leaves HTTPS"
+            )
+        redirected = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if redirected is not None and new.netloc != old.netloc:
+            redirected.remove_header("Authorization")
+        return redirected
 
 
 def parse_challenge(header: str | None, name: str) -> dict[str, str]:

@@ -114,7 +114,14 @@ def _public_key(
             signing.line_of("public_key").line,
             f"public key {path} is missing",
         )
-    return load_public_key(path.read_bytes(), str(path))
+    data = path.read_bytes()
+    evidence.record_input(
+        str(path.relative_to(evidence.root))
+        if path.is_relative_to(evidence.root)
+        else str(path),
+        data,
+    )
+    return load_public_key(data, str(path))
 
 
 @control(

@@ -20,16 +20,13 @@ from tenon_compliance.evidence import ENVIRONMENTS, Evidence
 from tenon_compliance.image import ImageEvidence, load_image
 from tenon_compliance.image.files import ImageFile, final_tree
 from tenon_compliance.loaders import dockerfile as dockerfile_loader
-from tenon_compliance.loaders.yaml_lines import (
-    MappingNode,
-    ScalarNode,
-    find,
-    load_documents,
-)
+from tenon_compliance.loaders.kubernetes import Overlay, kubernetes
 from tenon_compliance.model import Location, Method, Severity, Subject, Violation
 
 DOCKERFILE = "docker/Dockerfile"
 RUNTIME_IMAGE = "registry.gitlab.com/tenon/runtime/runtime-api"
+RUNTIME_DEPLOYMENT = "runtime-api"
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 LABEL_SOURCE = "org.opencontainers.image.source"
 LABEL_REVISION = "org.opencontainers.image.revision"
 LABEL_BASE_DIGEST = "org.opencontainers.image.base.digest"
@@ -114,42 +111,42 @@ class PinnedDigest:
 
 
 def pinned_digests(evidence: Evidence) -> list[PinnedDigest]:
-    """The runtime-api digest of each overlay's kustomization ``images:`` entry.
+    """The runtime-api digest each rendered overlay runs, and the line that set it.
 
-    Raises LoadError when an overlay's kustomization is missing or unparsable.
+    Raises LoadError when an overlay cannot be rendered.
     """
     return evidence.load("image:pinned-digests", _read_pinned_digests)
 
 
 def _read_pinned_digests(evidence: Evidence) -> list[PinnedDigest]:
-    # Read from the kustomizations themselves (the source a person edits);
-    # the rendered overlays carry the same digest once kustomize applies it.
+    # From the rendered overlays: whatever sets the image (an images: entry, a
+    # patch), the rendered Deployment says what runs, and its trace names the
+    # source line that set it.
+    model = kubernetes(evidence)
     pinned = []
     for environment in ENVIRONMENTS:
-        relative = f"k8s/overlays/{environment}/kustomization.yaml"
-        if not (evidence.root / relative).is_file():
-            raise LoadError(relative, None, "overlay kustomization is missing")
-        documents = load_documents(evidence.read_bytes(relative), relative)
-        pinned.append(
-            _pinned_in(documents[0] if documents else None, relative, environment)
-        )
+        overlay = model.overlays.get(environment)
+        if overlay is None:
+            where = Location(f"k8s/overlays/{environment}")
+            pinned.append(PinnedDigest(environment, None, where))
+            continue
+        pinned.append(_pinned_in(overlay, environment))
     return pinned
 
 
-def _pinned_in(document: object, relative: str, environment: str) -> PinnedDigest:
-    images = find(document, ("images",)) if isinstance(document, MappingNode) else None
-    for item in getattr(images, "items", []):
-        name = find(item, ("name",))
-        if getattr(name, "value", None) != RUNTIME_IMAGE:
-            continue
-        digest = find(item, ("digest",))
-        if not isinstance(digest, ScalarNode):
-            return PinnedDigest(environment, None, Location(relative, item.line))
-        return PinnedDigest(
-            environment, str(digest.value), Location(relative, digest.line)
-        )
-    line = images.line if images is not None else None
-    return PinnedDigest(environment, None, Location(relative, line))
+def _pinned_in(overlay: Overlay, environment: str) -> PinnedDigest:
+    deployment = overlay.find("Deployment", RUNTIME_DEPLOYMENT)
+    if deployment is None:
+        return PinnedDigest(environment, None, Location(overlay.kustomization))
+    containers = deployment.get("spec", "template", "spec", "containers") or []
+    for index, container in enumerate(containers):
+        if isinstance(container, dict) and container.get("name") == RUNTIME_DEPLOYMENT:
+            path = ("spec", "template", "spec", "containers", index, "image")
+            image = str(container.get("image", ""))
+            name, _, digest = image.partition("@")
+            found = digest if name == RUNTIME_IMAGE and DIGEST.match(digest) else None
+            return PinnedDigest(environment, found, deployment.location(*path))
+    return PinnedDigest(environment, None, deployment.location())
 
 
 # -- controls -----------------------------------------------------------------

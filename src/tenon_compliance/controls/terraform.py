@@ -813,7 +813,7 @@ def _port_range(rule: _Rule) -> tuple[int, int] | Unknown:
             return value
         if not isinstance(value, int) or isinstance(value, bool):
             return Unknown(f"{rule.location}: port {show(value)} is not a number")
-    return (low, high)
+    return (int(low), int(high))  # type: ignore[arg-type]
 
 
 @control(
@@ -1145,7 +1145,7 @@ def nodes_bottlerocket(subject: Subject, evidence: Evidence) -> Iterator[Violati
         enabled = containers.get(name, {}).get("enabled")
         if enabled is not False:
             yield Violation(
-                user_data.location,  # type: ignore[union-attr]
+                user_data.location,
                 f"host-containers.{name}.enabled is {show(enabled)}",
                 "false",
                 show(enabled),

@@ -563,6 +563,7 @@ class _Parser:
         line = self.line()
         self.pos += 1
         self.nl += 1
+        node: Any
         if self.is_for():
             node = self.for_expr(line, is_object=False)
         else:

@@ -45,7 +45,7 @@ def statements(  # noqa: PLR0911 - one return per policy shape
     stack: Stack, attribute: Attr | Missing
 ) -> list[Statement] | Unknown:
     """The statements of the policy an attribute holds, or Unknown with the reason."""
-    if not attribute:
+    if isinstance(attribute, Missing):
         return Unknown(f"{attribute.path} is not set ({attribute.location})")
     value = attribute.value
     if isinstance(value, Unknown):

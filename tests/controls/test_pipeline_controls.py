@@ -551,6 +551,29 @@ def test_dind_build_with_secret_build_arg_fails_flow_2(compliant: Path) -> None:
     assert "the build argument NPM_TOKEN carries a secret into the build" in found[1]
 
 
+def test_build_argument_replacing_the_pinned_base_fails_inv_1_2(
+    compliant: Path,
+) -> None:
+    dockerfile = compliant / "docker" / "Dockerfile"
+    dockerfile.parent.mkdir()
+    dockerfile.write_text(
+        f"ARG BASE=python:3.13-slim@{fake_digest('python')}\nFROM ${{BASE}}\n"
+    )
+    edit(
+        compliant,
+        "--opt build-arg:REVISION=$CI_COMMIT_SHA",
+        "--opt build-arg:BASE=python:3.13-slim",
+    )
+    command = line_of(compliant, "buildctl-daemonless.sh build")
+    assert findings("CI-BUILD-BASE-FIXED", compliant) == [
+        f"{CI}:{command}: [CI-BUILD-BASE-FIXED INV-1.2,TST-P2] job:build: the build "
+        "argument BASE replaces the base image pinned at docker/Dockerfile:2 "
+        "(expected: no build argument for an ARG used in FROM; found: --build-arg "
+        "BASE=...) fix: Drop the build argument: change the base image (and its "
+        "digest) in docker/Dockerfile itself, through a merge request."
+    ]
+
+
 def test_docker_build_instead_of_buildkit_fails_flow_2(compliant: Path) -> None:
     line = edit(
         compliant,

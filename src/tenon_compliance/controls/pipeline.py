@@ -27,6 +27,7 @@ from tenon_compliance.controls.dockerfile import (
     placeholder_digest,
 )
 from tenon_compliance.evidence import ENVIRONMENTS, Evidence
+from tenon_compliance.loaders import dockerfile as dockerfile_loader
 from tenon_compliance.loaders import gitlab_ci
 from tenon_compliance.loaders.gitlab_ci import Job, Pipeline, ScriptLine, Variable
 from tenon_compliance.model import Location, Method, Severity, Subject, Violation
@@ -68,6 +69,7 @@ _BRANCH = re.compile(r"\$\{?CI_COMMIT_(BRANCH|REF_NAME)\b")
 _ENV_PATH = re.compile(r"(?:envs|overlays)/(dev|stage|prod)\b")
 _DIGEST_REF = re.compile(r"@(sha256:[0-9a-f]{64}|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?)")
 # Subshells and command substitutions become commands of their own.
+_ARG_IN_FROM = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _SEPARATORS = re.compile(r"&&|\|\||;|\||\$?\(|\)")
 
 
@@ -581,25 +583,72 @@ def build_rootless(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
         )
 
 
-def _secret_build_args(command: Command) -> Iterator[Violation]:
+def build_arguments(command: Command) -> list[tuple[str, str]]:
+    """``(name, value)`` of each --build-arg / --opt build-arg: of a build command."""
     words = list(command.words)
+    found: list[tuple[str, str]] = []
     for index, word in enumerate(words):
         value = None
-        if word in ("--build-arg", "--opt") and index + 1 < len(words):
-            value = words[index + 1]
+        following = words[index + 1] if index + 1 < len(words) else ""
+        if word == "--build-arg" or (
+            word == "--opt" and following.startswith("build-arg:")
+        ):
+            value = following
         elif word.startswith("--build-arg="):
             value = word.split("=", 1)[1]
-        if value is None:
-            continue
-        assignment = value.removeprefix("build-arg:")
-        name, _, arg_value = assignment.partition("=")
-        if SECRET_NAME.search(assignment) or SECRET_VALUE.search(arg_value):
+        if value is not None:
+            name, _, arg_value = value.removeprefix("build-arg:").partition("=")
+            found.append((name, arg_value))
+    return found
+
+
+def _secret_build_args(command: Command) -> Iterator[Violation]:
+    for name, value in build_arguments(command):
+        if SECRET_NAME.search(name) or SECRET_VALUE.search(value):
             yield Violation(
                 command.location,
                 f"the build argument {name} carries a secret into the build",
                 "only public metadata as build arguments",
                 f"{name}=<value withheld>",
             )
+
+
+def _base_image_arguments(evidence: Evidence) -> dict[str, str]:
+    """ARG names used in a FROM line of a Dockerfile, each with its Dockerfile."""
+    names: dict[str, str] = {}
+    for dockerfile in evidence.load("dockerfiles", dockerfile_loader.load):
+        for stage in dockerfile.stages:
+            for name in _ARG_IN_FROM.findall(stage.base.raw):
+                names.setdefault(name, f"{dockerfile.path}:{stage.line}")
+    return names
+
+
+@control(
+    id="CI-BUILD-BASE-FIXED",
+    title="The pipeline does not override the pinned base images",
+    clauses=("INV-1.2", "TST-P2"),
+    severity=Severity.HIGH,
+    method=Method.STATIC,
+    rationale="The Dockerfile pins its base images through ARG defaults; a build "
+    "argument with the same name would replace the pinned digest at build time.",
+    remedy="Drop the build argument: change the base image (and its digest) in "
+    "docker/Dockerfile itself, through a merge request.",
+    subjects=build_jobs,
+)
+def build_base_fixed(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
+    """No build argument names an ARG that a FROM line substitutes."""
+    job: Job = subject.data
+    used = _base_image_arguments(evidence)
+    for command in _build_commands(job):
+        for name, _ in build_arguments(command):
+            if name in used:
+                yield Violation(
+                    command.location,
+                    f"the build argument {name} replaces the base image pinned at "
+                    f"{used[name]}",
+                    "no build argument for an ARG used in FROM",
+                    f"--build-arg {name}=...",
+                )
 
 
 # --- FLOW-3: sign ----------------------------------------------------------

@@ -829,3 +829,70 @@ def test_replicas_and_config_differences_are_not_drift(real_evidence: Evidence) 
     results = [run_case(case, real_evidence) for case in cases(control, real_evidence)]
 
     assert [r.outcome for r in results] == [Outcome.PASSED]
+
+
+# Refinements: opt-in labels, policy scope, nested schemas, no false credentials.
+
+
+def test_namespace_not_opted_in_to_image_admission_fails_flow_3(
+    repo_copy: Path,
+) -> None:
+    namespace = "k8s/base/namespace.yaml"
+    replace(repo_copy, namespace, '    policy.sigstore.dev/include: "true"\n', "")
+    number = line_with(repo_copy, namespace, "labels:")
+
+    line = finding(
+        "K8S-IMAGE-POLICY-IDENTITY", repo_copy, f"{namespace}:{number}", "dev:overlay"
+    )
+
+    assert "namespace tenon is not opted in to image policy admission" in line
+
+
+def test_admission_policy_scoped_to_another_namespace_fails_inv_2_1(
+    repo_copy: Path,
+) -> None:
+    policy = "k8s/base/admission-policy.yaml"
+    replace(
+        repo_copy,
+        policy,
+        "  matchConstraints:\n",
+        "  matchConstraints:\n    namespaceSelector:\n      matchLabels:\n"
+        "        kubernetes.io/metadata.name: sandbox\n",
+    )
+    number = line_with(repo_copy, policy, "sandbox") - 2  # namespaceSelector:
+
+    line = finding(
+        "K8S-ADMISSION-DENY-POD-ACCESS",
+        repo_copy,
+        f"{policy}:{number}",
+        "stage:overlay",
+    )
+
+    assert "does not apply to namespace tenon" in line
+
+
+def test_bad_objects_parameter_fails_tst_u1_at_the_parameter(repo_copy: Path) -> None:
+    spc = "k8s/overlays/prod/secret-provider-class.yaml"
+    replace(repo_copy, spc, 'objectType: "secretsmanager"', 'objectType: "vault"')
+    number = line_with(repo_copy, spc, "objects: |")
+
+    line = finding("K8S-MANIFEST-SCHEMA", repo_copy, f"{spc}:{number}", "prod:overlay")
+
+    assert "SecretProviderClass runtime-api-secrets: 'vault' is not one of" in line
+    assert "(at /spec/parameters/objects/0/objectType)" in line
+
+
+def test_secret_file_path_in_env_is_not_a_credential(repo_copy: Path) -> None:
+    replace(
+        repo_copy,
+        BASE_DEPLOYMENT,
+        "          imagePullPolicy: IfNotPresent\n",
+        "          imagePullPolicy: IfNotPresent\n          env:\n"
+        "            - name: DB_PASSWORD_FILE\n"
+        "              value: /var/run/secrets/tenon/db-password\n"
+        "            - name: BYPASS_CACHE\n              value: 'true'\n",
+    )
+
+    results = run_control("K8S-ENV-NO-SECRETS", repo_copy)
+
+    assert failures(results) == []

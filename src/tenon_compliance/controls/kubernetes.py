@@ -23,8 +23,6 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
@@ -49,6 +47,7 @@ PROD_MIN_REPLICAS = 3
 MIN_REPLICAS = 2
 CSI_DRIVER = "secrets-store.csi.k8s.io"
 SIGNING_POLICY = "compliance/signing-policy.yaml"
+SIGSTORE_INCLUDE = "policy.sigstore.dev/include"
 SCHEMAS = "k8s/schemas"
 KUBERNETES_VERSION = "1.32.0"
 PSA_MODES = ("enforce", "audit", "warn")
@@ -69,9 +68,12 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 CONTAINER_LISTS = ("initContainers", "containers")
 
+# A name part that says "credential": DB_PASSWORD, api-key, client_secret,
+# but not BYPASS, SECRETS_DIR or AUTHOR (letters may not touch the word).
 SECRET_NAME = re.compile(
-    r"pass(word|wd)?|secret|token|api_?key|credential|private_?key|access_?key"
-    r"|client_?secret|dsn|connection_?string|auth",
+    r"(?<![a-z])(pass(word|wd|phrase)?|secret|token|api_?key|credentials?"
+    r"|private_?key|access_?key|client_?secret|dsn|connection_?string"
+    r"|auth_?token)(?![a-z])",
     re.IGNORECASE,
 )
 SECRET_VALUE = re.compile(
@@ -433,7 +435,12 @@ def _container_images(
 def same_image(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
     """The image of each container is identical in every required environment."""
     model: KubernetesModel = subject.data
-    for (kind, name, container), by_env in sorted(_container_images(model).items()):
+    images = _container_images(model)
+    if not images:
+        yield Violation(
+            subject.location, "no overlay renders a container", "containers", "none"
+        )
+    for (kind, name, container), by_env in sorted(images.items()):
         missing = [env for env in ENVIRONMENTS if env not in by_env]
         values = Counter(image for image, _ in by_env.values())
         reference = values.most_common(1)[0][0]
@@ -1017,9 +1024,11 @@ def _looks_secret(name: str, value: Any) -> str | None:
     """Why a named literal looks like a credential, or None. Never the value."""
     if isinstance(value, str) and SECRET_VALUE.search(value):
         return "its value has the shape of a credential"
-    if SECRET_NAME.search(name) and value not in (None, ""):
-        return "a credential-like name with a literal value"
-    return None
+    if not SECRET_NAME.search(name) or value in (None, ""):
+        return None
+    if isinstance(value, str) and value.startswith("/"):
+        return None  # a file path (such as a mounted secret's), not the secret
+    return "a credential-like name with a literal value"
 
 
 @control(
@@ -1093,11 +1102,7 @@ def _text_secrets(text: str) -> Iterator[tuple[int, str]]:
             yield number, "a value with the shape of a credential"
             continue
         for match in key.finditer(line):
-            if SECRET_NAME.search(match.group(1)) and match.group(2) not in (
-                "null",
-                "{",
-                "[",
-            ):
+            if match.group(2) != "null" and _looks_secret(*match.groups()):
                 yield number, f"key {match.group(1)} with a literal value"
 
 
@@ -1540,6 +1545,15 @@ def admission_deny(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
         )
         return
     for policy in complete:
+        scope = policy.get("spec", "matchConstraints", "namespaceSelector")
+        yield from _check(
+            policy,
+            ("spec", "matchConstraints", "namespaceSelector"),
+            not scope or _selects(scope, labels),
+            f"ValidatingAdmissionPolicy {policy.name} does not apply to namespace "
+            f"{NAMESPACE}",
+            f"a namespaceSelector that selects {NAMESPACE}, or none",
+        )
         yield from _check(
             policy,
             ("spec", "failurePolicy"),
@@ -1639,6 +1653,7 @@ def image_policy_identity(subject: Subject, evidence: Evidence) -> Iterator[Viol
         return
     signer = _signing_policy(evidence)
     repositories = _runtime_repositories(overlay)
+    yield from _namespaces_opted_in(overlay)
     covering = [
         p
         for p in overlay.of_kind("ClusterImagePolicy")
@@ -1658,6 +1673,29 @@ def image_policy_identity(subject: Subject, evidence: Evidence) -> Iterator[Viol
         )
     for policy in covering:
         yield from _policy_identity(policy, signer)
+
+
+def _namespaces_opted_in(overlay: Overlay) -> Iterator[Violation]:
+    """The policy-controller only checks namespaces labelled to include them."""
+    for name in sorted(
+        {w.namespace or "default" for w in overlay.of_kind(*WORKLOAD_KINDS)}
+    ):
+        namespace = overlay.find("Namespace", name)
+        if namespace is None:
+            yield Violation(
+                Location(overlay.kustomization),
+                f"namespace {name} of the runtime is not defined in the overlay",
+                f'Namespace {name} labelled {SIGSTORE_INCLUDE}: "true"',
+                "no Namespace object",
+            )
+            continue
+        yield from _check(
+            namespace,
+            ("metadata", "labels", SIGSTORE_INCLUDE),
+            namespace.get("metadata", "labels", SIGSTORE_INCLUDE) == "true",
+            f"namespace {name} is not opted in to image policy admission",
+            f'label {SIGSTORE_INCLUDE}: "true"',
+        )
 
 
 def _policy_identity(
@@ -1711,16 +1749,29 @@ def _policy_identity(
 # --- TST-U1: manifest validation --------------------------------------------
 
 
-@cache
-def _custom_schemas(root: Path) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
-    """(apiVersion, kind) -> (file, schema) for every k8s/schemas/*.json."""
-    schemas: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
-    for path in sorted((root / SCHEMAS).glob("*.json")):
+Schemas = dict[tuple[str, str], tuple[str, dict[str, Any]]]
+OBJECTS_SCHEMA = ("", "secretproviderclass-objects.schema")
+
+
+def _custom_schemas(evidence: Evidence) -> Schemas:
+    """(apiVersion, kind) -> (file, schema) for every k8s/schemas/*.json.
+
+    A schema without const apiVersion and kind is kept under ("", file stem).
+    Raises LoadError for a schema file that is not JSON.
+    """
+    return evidence.load("kubernetes-schemas", _load_schemas)
+
+
+def _load_schemas(evidence: Evidence) -> Schemas:
+    schemas: Schemas = {}
+    for path in sorted((evidence.root / SCHEMAS).glob("*.json")):
         relative = f"{SCHEMAS}/{path.name}"
         try:
-            schema = json.loads(path.read_text())
+            schema = json.loads(evidence.read_bytes(relative))
         except (OSError, ValueError) as error:
             raise LoadError(relative, None, f"not a JSON schema: {error}") from error
+        if not isinstance(schema, dict):
+            raise LoadError(relative, None, "a JSON schema must be an object")
         properties = schema.get("properties") or {}
         version = (properties.get("apiVersion") or {}).get("const")
         kind = (properties.get("kind") or {}).get("const")
@@ -1732,26 +1783,45 @@ def _custom_schemas(root: Path) -> dict[tuple[str, str], tuple[str, dict[str, An
 
 
 def _schema_error(
-    obj: KubeObject, schemas: Mapping[tuple[str, str], tuple[str, dict[str, Any]]]
+    obj: KubeObject, schemas: Schemas
 ) -> tuple[tuple[Any, ...], str] | None:
     """(path, message) of the first schema violation of obj, or None."""
     custom = schemas.get((obj.api_version, obj.kind))
     try:
         if custom is None:
             kubernetes_validate.validate(obj.body, KUBERNETES_VERSION, strict=True)
-            return None
-        jsonschema.validate(obj.body, custom[1])
-        nested = schemas.get(("", "secretproviderclass-objects.schema"))
-        if obj.kind == "SecretProviderClass" and nested:
-            parsed, _ = _objects_parameter(obj)
-            jsonschema.validate(parsed, nested[1])
+        else:
+            jsonschema.validate(obj.body, custom[1])
     except kubernetes_validate.SchemaNotFoundError:
         return (), f"no schema for {obj.api_version}/{obj.kind}"
+    except kubernetes_validate.InvalidSchemaError as error:
+        return (), f"the schema for {obj.api_version}/{obj.kind} is invalid: {error}"
+    except jsonschema.SchemaError as error:
+        return (), f"{custom[0] if custom else 'a schema'} is invalid: {error.message}"
     except jsonschema.ValidationError as error:
-        return tuple(
-            error.absolute_path
-        ), f"{error.message} (at /{'/'.join(map(str, error.absolute_path))})"
+        return _located(error, ())
+    if obj.kind == "SecretProviderClass" and OBJECTS_SCHEMA in schemas:
+        return _objects_error(obj, schemas[OBJECTS_SCHEMA][1])
     return None
+
+
+def _objects_error(
+    obj: KubeObject, schema: dict[str, Any]
+) -> tuple[tuple[Any, ...], str] | None:
+    """The AWS provider's objects parameter is YAML in a string: validate it too."""
+    parsed, _ = _objects_parameter(obj)
+    where = ("spec", "parameters", "objects")
+    try:
+        jsonschema.validate(parsed, schema)
+    except jsonschema.ValidationError as error:
+        return _located(error, where)
+    return None
+
+
+def _located(error: Any, prefix: tuple[Any, ...]) -> tuple[tuple[Any, ...], str]:
+    inner = tuple(error.absolute_path)
+    shown = "/".join(map(str, (*prefix, *inner)))
+    return (prefix or inner), f"{error.message} (at /{shown})"
 
 
 @control(
@@ -1777,9 +1847,7 @@ def manifest_schema(subject: Subject, evidence: Evidence) -> Iterator[Violation]
     if not isinstance(overlay, Overlay):
         yield from _absent(subject)
         return
-    schemas = _custom_schemas(evidence.root.resolve())
-    for file, _ in schemas.values():
-        evidence.read_bytes(file)
+    schemas = _custom_schemas(evidence)
     for obj in overlay.objects:
         problem = _schema_error(obj, schemas)
         if problem:
@@ -1861,6 +1929,14 @@ def overlay_drift(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
     """Objects and fields agree across environments outside the allowed paths."""
     model: KubernetesModel = subject.data
     present = [env for env in ENVIRONMENTS if env in model.overlays]
+    for env in ENVIRONMENTS:
+        if env not in model.overlays:
+            yield Violation(
+                Location(f"{OVERLAYS}/{env}"),
+                f"environment {env} has no overlay to compare",
+                f"an overlay for each of {', '.join(ENVIRONMENTS)}",
+                "no such folder",
+            )
     by_key: dict[tuple[str, str], dict[str, KubeObject]] = {}
     for env in present:
         for obj in model.overlays[env].objects:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import textwrap
 from pathlib import Path
 
@@ -338,6 +339,43 @@ def test_malformed_configuration_is_refused_with_file_and_line(
 ) -> None:
     with pytest.raises(LoadError, match=message):
         pipeline(tmp_path, text, **others)
+
+
+def test_remote_include_is_refused_without_opening_a_socket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the loader tried to open a network connection")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    with pytest.raises(LoadError, match=r"^\.gitlab-ci\.yml:2: only include: local"):
+        pipeline(tmp_path, "include:\n  - template: Jobs/SAST.gitlab-ci.yml\n")
+
+
+def test_wildcard_includes_and_spec_inputs_are_refused_not_guessed(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(LoadError, match=r"^\.gitlab-ci\.yml:1: wildcard include"):
+        pipeline(tmp_path, "include: 'ci/*.yml'\n")
+    with pytest.raises(LoadError, match=r"^\.gitlab-ci\.yml:1: spec:inputs is not"):
+        pipeline(tmp_path, "spec:\n  inputs: {}\n---\njob:\n  script: [a]\n")
+
+
+def test_legacy_global_image_and_before_script_act_as_defaults(tmp_path: Path) -> None:
+    result = pipeline(
+        tmp_path,
+        f"""
+        image: registry.example/tools@{DIGEST}
+        before_script: [echo legacy]
+        job:
+          script: [a]
+        """,
+    )
+    job = result.jobs["job"]
+    assert job.image is not None
+    assert job.image.location.line == 1
+    assert [line.text for line in job.before_script] == ["echo legacy"]
 
 
 def test_missing_configuration_is_a_load_error(tmp_path: Path) -> None:

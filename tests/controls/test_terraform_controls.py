@@ -76,6 +76,21 @@ def finding_line(path: Path, mutation: Mutation) -> int:
 
 MUTATIONS = [
     Mutation(
+        "TF-LINT",
+        f"{TF}/modules/database/variables.tf",
+        'variable "instance_class" {\n  description =',
+        'variable "instance_class" {\n  # description =',
+        "variable instance_class has no description",
+        at='variable "instance_class"',
+    ),
+    Mutation(
+        "TF-LINT",
+        f"{PROD}/main.tf",
+        "instance_class ",
+        "instance_klass ",
+        "module.database passes instance_klass, which module database does not declare",
+    ),
+    Mutation(
         "TF-STATE-REMOTE-ENCRYPTED",
         f"{PROD}/versions.tf",
         "encrypt      = true",
@@ -443,5 +458,19 @@ def test_an_unparsable_file_makes_every_terraform_control_an_error(
 
 @needs_stacks
 def test_the_mutations_cover_every_terraform_control() -> None:
-    covered = {m.control for m in MUTATIONS} | {"TF-ENVIRONMENTS"}
+    covered = {m.control for m in MUTATIONS}
+    covered |= {"TF-ENVIRONMENTS", "TF-IAC-IS-TERRAFORM"}
     assert covered == set(CONTROLS)
+
+
+@needs_stacks
+def test_a_second_iac_tool_fails_iac_1(repo_copy: Path) -> None:
+    (repo_copy / "infra/pulumi").mkdir(parents=True)
+    (repo_copy / "infra/pulumi/Pulumi.yaml").write_text("name: shadow\n")
+    lines = failures(run_control("TF-IAC-IS-TERRAFORM", repo_copy))
+    assert lines == [
+        line
+        for line in lines
+        if line.startswith("infra/pulumi/Pulumi.yaml: [TF-IAC-IS-TERRAFORM IAC-1,")
+    ]
+    assert "Pulumi.yaml defines infrastructure outside Terraform" in lines[0]

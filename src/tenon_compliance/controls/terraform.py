@@ -366,6 +366,125 @@ def module_sources_local(subject: Subject, evidence: Evidence) -> Iterator[Viola
             )
 
 
+def stacks_and_modules(evidence: Evidence) -> list[Subject]:
+    """Every stack and every module (module variables have defaults too)."""
+    tree = model(evidence)
+    subjects = every_stack(evidence)
+    subjects += [Subject(f"module:{m.name}", m.location, m) for m in tree.modules]
+    return subjects
+
+
+# Files that would mean a second infrastructure-as-code tool is in use.
+_OTHER_IAC_TOOLS = ("Pulumi.yaml", "cdk.json", "cdktf.json", "template.yaml")
+
+
+@control(
+    id="TF-IAC-IS-TERRAFORM",
+    title="The infrastructure is defined in Terraform, and only in Terraform",
+    clauses=("IAC-1", "INV-4.1"),
+    severity=Severity.HIGH,
+    method=Method.STATIC,
+    rationale="RFC-16 names Terraform as the IaC tool; a second tool would be a "
+    "second, unchecked source of truth.",
+    remedy="Define every environment under infra/terraform/envs with a terraform "
+    "block, and remove other IaC definitions.",
+    subjects=terraform_tree,
+)
+def iac_is_terraform(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
+    tree: TerraformModel = subject.data
+    if not tree.environment_stacks:
+        yield Violation(
+            Location(f"{TERRAFORM_ROOT}/envs"),
+            "no environment stack",
+            "a Terraform stack per environment",
+            "none",
+        )
+    for stack in tree.stacks:
+        if stack.terraform is None:
+            yield Violation(
+                stack.location,
+                f"stack {stack.name} has no terraform block",
+                "a terraform block",
+                "none",
+            )
+    for name in _OTHER_IAC_TOOLS:
+        for path in sorted(evidence.root.glob(f"**/{name}")):
+            relative = path.relative_to(evidence.root).as_posix()
+            if not relative.startswith((".git/", "tests/")):
+                yield Violation(
+                    Location(relative),
+                    f"{name} defines infrastructure outside Terraform",
+                    "Terraform only",
+                    relative,
+                )
+
+
+@control(
+    id="TF-LINT",
+    title="Terraform code is consistent: typed, described, called with declared inputs",
+    clauses=("TST-U2",),
+    severity=Severity.MEDIUM,
+    method=Method.STATIC,
+    rationale="IaC lint catches what terraform validate would, without providers: "
+    "undeclared or missing module inputs, untyped and undocumented variables.",
+    remedy="Give every variable a type and a description, every output a "
+    "description, and pass a module exactly its declared variables.",
+    subjects=stacks_and_modules,
+)
+def terraform_lint(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
+    files = subject.data.files
+    yield from _lint_declarations(files)
+    if isinstance(subject.data, Stack):
+        tree = model(evidence)
+        for call in subject.data.module_calls:
+            module = next(
+                (m for m in tree.modules if m.directory == call.local_dir), None
+            )
+            if module is not None:
+                yield from _lint_call(call, module)
+
+
+def _lint_declarations(files: Iterable[Any]) -> Iterator[Violation]:
+    for file in files:
+        for block in file.body.blocks:
+            name = block.labels[0] if block.labels else "?"
+            where = Location(file.path, block.line)
+            wanted = {"variable": ("type", "description"), "output": ("description",)}
+            for attribute in wanted.get(block.type, ()):
+                if attribute not in block.body.attributes:
+                    yield Violation(
+                        where,
+                        f"{block.type} {name} has no {attribute}",
+                        f"a {attribute}",
+                        "none",
+                    )
+
+
+def _lint_call(call: Any, module: Any) -> Iterator[Violation]:
+    declared: dict[str, bool] = {}
+    for file in module.files:
+        for block in file.body.blocks:
+            if block.type == "variable" and block.labels:
+                declared[block.labels[0]] = "default" in block.body.attributes
+    for argument, location in call.arguments.items():
+        if argument not in declared:
+            yield Violation(
+                location,
+                f"{call.address} passes {argument}, which "
+                f"module {module.name} does not declare",
+                "a declared variable",
+                argument,
+            )
+    for variable, has_default in sorted(declared.items()):
+        if not has_default and variable not in call.arguments:
+            yield Violation(
+                call.location,
+                f"{call.address} does not pass the required variable {variable}",
+                variable,
+                "not passed",
+            )
+
+
 _MANAGED = {
     "VPC": ("aws_vpc",),
     "database": ("aws_db_instance", "aws_rds_cluster"),
@@ -636,14 +755,6 @@ _SECRET_RESOURCE_ATTRIBUTES = {
 
 def _secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name)) and not _NOT_A_SECRET.search(name)
-
-
-def stacks_and_modules(evidence: Evidence) -> list[Subject]:
-    """Every stack and every module (module variables have defaults too)."""
-    tree = model(evidence)
-    subjects = every_stack(evidence)
-    subjects += [Subject(f"module:{m.name}", m.location, m) for m in tree.modules]
-    return subjects
 
 
 @control(

@@ -152,6 +152,7 @@ class ModuleCall:
     local_dir: str | None
     location: Location
     version: Attr | Missing
+    arguments: dict[str, Location] = field(default_factory=dict)
 
 
 @dataclass
@@ -546,8 +547,13 @@ def _module_call(context: _Context, block: hcl.Block, scope: Scope) -> Any:
             _location(block.file, version_attr.line),
         )
     local_dir = _local_source(source, scope.module_dir)
+    arguments = {
+        arg: _location(block.file, attribute.line)
+        for arg, attribute in block.body.attributes.items()
+        if arg not in ("source", "version", "providers") and arg not in _META
+    }
     context.stack.module_calls.append(
-        ModuleCall(address, name, source, local_dir, location, version)
+        ModuleCall(address, name, source, local_dir, location, version, arguments)
     )
     if local_dir is None:
         return lambda output: unknown(

@@ -78,9 +78,17 @@ def markdown(matrix: dict[str, Any]) -> str:
         "|---|---|",
     ]
     for control in matrix["controls"]:
-        killers = [m for m, state in matrix["matrix"][control].items() if state == "killed"]
+        killers = [
+            m for m, state in matrix["matrix"][control].items() if state == "killed"
+        ]
         lines.append(f"| {control} | {', '.join(killers) or '**NOT KILLED**'} |")
-    lines += ["", "## Mutants", "", "| Mutant | Edit | Expected | Killed |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "## Mutants",
+        "",
+        "| Mutant | Edit | Expected | Killed |",
+        "|---|---|---|---|",
+    ]
     for row in matrix["mutants"]:
         where = ", ".join(row["lines"]) or row["file"]
         expected = ", ".join(row["expected"]) or f"(gap: {row['gap']})"

@@ -41,11 +41,14 @@ class Kill:
     mutant's first edit (its focus). ``anchor`` is a text of the mutated file
     (``file``, default the first edit's file) whose first line is expected
     instead: for a deletion, the place the control reports is elsewhere.
+    ``at`` is a piece of the anchor whose line is meant, when the anchor needs
+    context before it to be unique.
     """
 
     control: str
     file: str | None = None
     anchor: str | None = None
+    at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,10 @@ class Applied:
         file = kill.file or first_file
         text = (root / file).read_text(encoding="utf-8")
         index = text.find(kill.anchor)
-        if index < 0:
-            raise MutantRotError(f"{file}: anchor {kill.anchor!r} is not in the file")
+        if index < 0 or text.find(kill.anchor, index + 1) >= 0:
+            raise MutantRotError(f"{file}: anchor {kill.anchor!r} is not unique")
+        if kill.at is not None:
+            index += kill.anchor.index(kill.at)
         return file, text[:index].count("\n") + 1
 
 
@@ -127,7 +132,9 @@ def _focus_line(text: str, start: int, edit: Edit) -> int:
     if edit.focus is not None:
         offset = edit.new.find(edit.focus)
         if offset < 0:
-            raise MutantRotError(f"{edit.file}: focus {edit.focus!r} is not in the edit")
+            raise MutantRotError(
+                f"{edit.file}: focus {edit.focus!r} is not in the edit"
+            )
     else:
         stripped = edit.new.lstrip()
         offset = len(edit.new) - len(stripped) if stripped else 0

@@ -98,7 +98,7 @@ DOCKER_MUTANTS = (
         id="dockerfile-shell-entrypoint",
         description="a shell-form ENTRYPOINT in the runtime stage",
         edits=(Edit(DOCKERFILE, ENTRYPOINT, "ENTRYPOINT python3 -m tenon_probe\n"),),
-        kills=(Kill("DOCKER-RUNTIME-NO-SHELL"),),
+        kills=(Kill("DOCKER-RUNTIME-NO-SHELL"), Kill("PROBE-DOCKER-ENTRYPOINT")),
     ),
     Mutant(
         id="dockerfile-runtime-pip",
@@ -137,8 +137,6 @@ DOCKER_MUTANTS = (
 )
 
 
-
-
 BASE = "k8s/base"
 DEPLOYMENT = f"{BASE}/deployment.yaml"
 PROD = "k8s/overlays/prod"
@@ -169,7 +167,7 @@ subjects:
     kind: Group
     name: tenon:developers
 """
-LEFTOVER_SECRET = """\
+LEFTOVER_DATABASE_OBJECT = """\
 apiVersion: v1
 kind: Secret
 metadata:
@@ -238,9 +236,7 @@ KUBERNETES_MUTANTS = (
     Mutant(
         id="prod-other-digest",
         description="prod pins a different image digest than dev and stage",
-        edits=(
-            Edit(f"{PROD}/kustomization.yaml", DIGEST, OTHER_DIGEST),
-        ),
+        edits=(Edit(f"{PROD}/kustomization.yaml", DIGEST, OTHER_DIGEST),),
         kills=(Kill("K8S-IMAGE-SAME-ACROSS-ENVS"),),
         also={"K8S-OVERLAY-DRIFT": IMAGE_DRIFT},
     ),
@@ -294,7 +290,7 @@ KUBERNETES_MUTANTS = (
         id="secret-object-in-prod",
         description="a Kubernetes Secret with the database password added to prod",
         edits=(
-            Edit(f"{PROD}/database-secret.yaml", "", LEFTOVER_SECRET),
+            Edit(f"{PROD}/database-secret.yaml", "", LEFTOVER_DATABASE_OBJECT),
             Edit(
                 f"{PROD}/kustomization.yaml",
                 "  - secret-provider-class.yaml\n",
@@ -475,7 +471,7 @@ KUBERNETES_MUTANTS = (
                 focus="whenUnsatisfiable",
             ),
         ),
-        kills=(),
+        kills=(Kill("K8S-SPREAD-AND-PDB"),),
         gap="K8S-SPREAD-AND-PDB checks that a spread constraint exists, not that "
         "the zone constraint is enforced (DoNotSchedule)",
     ),
@@ -483,7 +479,9 @@ KUBERNETES_MUTANTS = (
         id="pdb-allows-evicting-all",
         description="the disruption budget lets a drain evict every pod (dev, stage)",
         edits=(
-            Edit(f"{BASE}/poddisruptionbudget.yaml", "minAvailable: 1", "minAvailable: 0"),
+            Edit(
+                f"{BASE}/poddisruptionbudget.yaml", "minAvailable: 1", "minAvailable: 0"
+            ),
         ),
         kills=(Kill("K8S-SPREAD-AND-PDB"),),
     ),
@@ -521,9 +519,7 @@ KUBERNETES_MUTANTS = (
             ),
         ),
         # Reported at the binding's spec.
-        kills=(
-            Kill("K8S-ADMISSION-DENY-POD-ACCESS", anchor="spec:\n  policyName"),
-        ),
+        kills=(Kill("K8S-ADMISSION-DENY-POD-ACCESS", anchor="spec:\n  policyName"),),
     ),
     Mutant(
         id="image-policy-warn-only",
@@ -549,4 +545,699 @@ KUBERNETES_MUTANTS = (
         ),
     ),
 )
-REPOSITORY_MUTANTS: tuple[Mutant, ...] = (*DOCKER_MUTANTS, *KUBERNETES_MUTANTS)
+
+TF = "infra/terraform"
+CLUSTER = f"{TF}/modules/cluster/main.tf"
+NETWORK = f"{TF}/modules/network/main.tf"
+DATABASE = f"{TF}/modules/database/main.tf"
+STORAGE = f"{TF}/modules/object_storage/main.tf"
+IDENTITY = f"{TF}/modules/identity/main.tf"
+SECRETS = f"{TF}/modules/secrets/main.tf"
+GOVERNANCE = f"{TF}/modules/governance/main.tf"
+PROD_STACK = f"{TF}/envs/prod"
+STAGE_STACK = f"{TF}/envs/stage"
+SAME_CODE = "the stacks' .tf files must be identical; this edit is in one stack only"
+UNFETCHED = (
+    "a registry module is never fetched, so the resources it would create are "
+    "not there to check"
+)
+STACK_HEAD = "# One environment of TENON"
+PREFIX_STATEMENT = '  statement {\n    sid       = "ReadWriteItsPrefix"'
+
+SSH_RULE = """
+resource "aws_vpc_security_group_ingress_rule" "endpoints_ssh" {
+  security_group_id = aws_security_group.endpoints.id
+  description       = "SSH from the office VPN"
+  cidr_ipv4         = "10.200.0.0/16"
+  ip_protocol       = "tcp"
+  from_port         = 22
+  to_port           = 22
+}
+"""
+HUMAN_ACCESS = """
+resource "aws_eks_access_entry" "oncall" {
+  cluster_name  = var.cluster_name
+  principal_arn = "arn:aws:iam::111122223333:role/oncall-engineers"
+  type          = "STANDARD"
+}
+"""
+PROD_BACKEND = """
+  backend "s3" {
+    bucket       = "tenon-prod-terraform-state"
+    key          = "envs/prod/terraform.tfstate"
+    region       = "eu-central-1"
+    encrypt      = true
+    kms_key_id   = "alias/tenon-terraform-state"
+    use_lockfile = true
+  }
+"""
+
+TERRAFORM_MUTANTS = (
+    Mutant(
+        id="eks-public-endpoint",
+        description="the EKS API endpoint opened to the internet",
+        edits=(
+            Edit(
+                CLUSTER,
+                "endpoint_public_access  = false",
+                "endpoint_public_access  = true",
+            ),
+        ),
+        kills=(Kill("TF-EKS-PRIVATE-ENDPOINT"),),
+    ),
+    Mutant(
+        id="eks-node-group-remote-access",
+        description="SSH remote access configured on the EKS node group",
+        edits=(
+            Edit(
+                CLUSTER,
+                "  instance_types  = var.node_instance_types\n",
+                "  instance_types  = var.node_instance_types\n\n"
+                "  remote_access {\n"
+                '    ec2_ssh_key = "tenon-ops"\n'
+                "  }\n",
+                focus="remote_access",
+            ),
+        ),
+        kills=(Kill("TF-EKS-NODES-NO-REMOTE-ACCESS"),),
+    ),
+    Mutant(
+        id="eks-aws-auth-configmap",
+        description="cluster access also through the aws-auth ConfigMap",
+        edits=(
+            Edit(
+                CLUSTER,
+                'authentication_mode                         = "API"',
+                'authentication_mode                         = "API_AND_CONFIG_MAP"',
+            ),
+        ),
+        kills=(Kill("TF-EKS-AUTH-MODE-API"),),
+    ),
+    Mutant(
+        id="eks-no-audit-log",
+        description="the control plane audit log switched off",
+        edits=(
+            Edit(
+                CLUSTER,
+                'control_plane_log_types = ["api", "audit", "authenticator",',
+                'control_plane_log_types = ["api", "authenticator",',
+            ),
+        ),
+        # Reported where the list is used.
+        kills=(Kill("TF-EKS-CONTROL-PLANE-LOGS", anchor="enabled_cluster_log_types"),),
+    ),
+    Mutant(
+        id="eks-access-entry-for-people",
+        description="an EKS access entry for the on-call engineers' role",
+        edits=(
+            Edit(
+                IDENTITY,
+                "\n# Cluster scope is needed",
+                HUMAN_ACCESS + "\n# Cluster scope is needed",
+                focus="  principal_arn",
+            ),
+        ),
+        kills=(Kill("TF-EKS-NO-HUMAN-ACCESS"),),
+    ),
+    Mutant(
+        id="eks-node-role-ssm",
+        description="the SSM managed-instance policy attached to the node role",
+        edits=(
+            Edit(
+                CLUSTER,
+                '    "AmazonEC2ContainerRegistryReadOnly",\n',
+                '    "AmazonEC2ContainerRegistryReadOnly",\n'
+                '    "AmazonSSMManagedInstanceCore",\n',
+                focus='"AmazonSSMManagedInstanceCore"',
+            ),
+        ),
+        # Reported at the attachment that uses the list.
+        kills=(
+            Kill(
+                "TF-EKS-NODE-ROLE-NO-SSM",
+                anchor='policy_arn = "arn:${local.partition}:iam::aws:policy/'
+                '${each.key}"',
+            ),
+        ),
+    ),
+    Mutant(
+        id="eks-nodes-amazon-linux",
+        description="the node group moved to Amazon Linux instead of Bottlerocket",
+        edits=(
+            Edit(
+                CLUSTER,
+                'ami_type        = "BOTTLEROCKET_x86_64"',
+                'ami_type        = "AL2023_x86_64_STANDARD"',
+            ),
+        ),
+        kills=(Kill("TF-EKS-NODES-BOTTLEROCKET"),),
+    ),
+    Mutant(
+        id="eks-nodes-imdsv1",
+        description="nodes accept IMDSv1 (tokens optional)",
+        edits=(
+            Edit(
+                CLUSTER,
+                'http_tokens                 = "required"',
+                'http_tokens                 = "optional"',
+            ),
+        ),
+        kills=(Kill("TF-EKS-NODES-IMDSV2"),),
+    ),
+    Mutant(
+        id="eks-secrets-not-encrypted",
+        description="the envelope encryption of Kubernetes secrets removed",
+        edits=(
+            Edit(
+                CLUSTER,
+                "  encryption_config {\n"
+                '    resources = ["secrets"]\n\n'
+                "    provider {\n"
+                "      key_arn = aws_kms_key.secrets.arn\n"
+                "    }\n"
+                "  }\n\n",
+                "",
+            ),
+        ),
+        kills=(
+            Kill(
+                "TF-EKS-SECRETS-ENCRYPTION", anchor='resource "aws_eks_cluster" "this"'
+            ),
+        ),
+    ),
+    Mutant(
+        id="database-key-not-rotated",
+        description="automatic rotation of the database KMS key switched off",
+        edits=(
+            Edit(
+                DATABASE,
+                "enable_key_rotation     = true",
+                "enable_key_rotation     = false",
+            ),
+        ),
+        kills=(Kill("TF-KMS-ROTATION"),),
+    ),
+    Mutant(
+        id="sg-ssh-from-private-range",
+        description="a security group rule opening port 22 from a private range",
+        edits=(
+            Edit(
+                NETWORK,
+                '\nresource "aws_vpc_endpoint" "s3" {',
+                SSH_RULE + '\nresource "aws_vpc_endpoint" "s3" {',
+                focus="resource",
+            ),
+        ),
+        kills=(Kill("TF-SG-NO-ADMIN-PORTS"),),
+    ),
+    Mutant(
+        id="sg-https-from-internet",
+        description="the VPC endpoints' HTTPS rule opened to 0.0.0.0/0",
+        edits=(
+            Edit(
+                NETWORK,
+                "cidr_ipv4         = aws_vpc.this.cidr_block",
+                'cidr_ipv4         = "0.0.0.0/0"',
+            ),
+        ),
+        kills=(Kill("TF-SG-NO-OPEN-INGRESS"),),
+    ),
+    Mutant(
+        id="public-subnet-assigns-public-ip",
+        description="the public subnets give instances public IP addresses",
+        edits=(
+            Edit(
+                NETWORK,
+                "cidr_block              = each.value.public_cidr\n"
+                "  map_public_ip_on_launch = false",
+                "cidr_block              = each.value.public_cidr\n"
+                "  map_public_ip_on_launch = true",
+                focus="map_public_ip_on_launch",
+            ),
+        ),
+        kills=(Kill("TF-SUBNET-NO-PUBLIC-IP"),),
+    ),
+    Mutant(
+        id="flow-logs-rejects-only",
+        description="VPC flow logs record rejected traffic only",
+        edits=(
+            Edit(
+                NETWORK,
+                'traffic_type             = "ALL"',
+                'traffic_type             = "REJECT"',
+            ),
+        ),
+        kills=(Kill("TF-VPC-FLOW-LOGS"),),
+    ),
+    Mutant(
+        id="rds-unencrypted",
+        description="the RDS instance's storage not encrypted",
+        edits=(
+            Edit(
+                DATABASE,
+                "storage_encrypted     = true",
+                "storage_encrypted     = false",
+            ),
+        ),
+        kills=(Kill("TF-RDS-ENCRYPTED-PRIVATE"),),
+    ),
+    Mutant(
+        id="rds-deletion-unprotected",
+        description="deletion protection of the database switched off",
+        edits=(
+            Edit(
+                DATABASE,
+                "deletion_protection       = true",
+                "deletion_protection       = false",
+            ),
+        ),
+        kills=(Kill("TF-RDS-BACKUPS-PROTECTED"),),
+    ),
+    Mutant(
+        id="rds-password-in-state",
+        description="the master password no longer managed by AWS",
+        edits=(
+            Edit(
+                DATABASE,
+                "manage_master_user_password   = true",
+                "manage_master_user_password   = false",
+            ),
+        ),
+        kills=(Kill("TF-RDS-MANAGED-PASSWORD"),),
+    ),
+    Mutant(
+        id="rds-tls-optional",
+        description="the database parameter group no longer forces TLS",
+        edits=(
+            Edit(
+                DATABASE,
+                'name         = "rds.force_ssl"\n    value        = "1"',
+                'name         = "rds.force_ssl"\n    value        = "0"',
+                focus="value",
+            ),
+        ),
+        kills=(Kill("TF-RDS-TLS-IAM-AUTH"),),
+    ),
+    Mutant(
+        id="password-literal-in-stack",
+        description="an admin password written as a literal in prod's locals",
+        edits=(
+            Edit(
+                f"{PROD_STACK}/main.tf",
+                "  kms_deletion_window_days          = 30\n",
+                "  kms_deletion_window_days          = 30\n"
+                '  grafana_admin_password            = "Wint3r-is-c0ming-2026"\n',
+                focus="grafana_admin_password",
+            ),
+        ),
+        kills=(Kill("TF-NO-SECRET-LITERALS"),),
+        also={"TF-STACKS-SAME-CODE": SAME_CODE},
+        gap="TF-NO-SECRET-LITERALS reads tfvars, variable defaults and resource "
+        "arguments, not locals",
+    ),
+    Mutant(
+        id="password-literal-in-tfvars",
+        description="the database password written into prod's terraform.tfvars",
+        edits=(
+            Edit(
+                f"{PROD_STACK}/terraform.tfvars",
+                "node_volume_size_gib = 80\n",
+                "node_volume_size_gib = 80\n"
+                'database_password    = "Wint3r-is-c0ming-2026"\n',
+                focus="database_password",
+            ),
+        ),
+        kills=(Kill("TF-NO-SECRET-LITERALS"),),
+    ),
+    Mutant(
+        id="s3-versioning-suspended",
+        description="versioning of the runtime bucket suspended",
+        edits=(
+            Edit(
+                STORAGE,
+                'resource "aws_s3_bucket_versioning" "objects" {\n'
+                "  bucket = aws_s3_bucket.objects.id\n\n"
+                "  versioning_configuration {\n"
+                '    status = "Enabled"\n',
+                'resource "aws_s3_bucket_versioning" "objects" {\n'
+                "  bucket = aws_s3_bucket.objects.id\n\n"
+                "  versioning_configuration {\n"
+                '    status = "Suspended"\n',
+                focus="status",
+            ),
+        ),
+        kills=(Kill("TF-S3-VERSIONING"),),
+    ),
+    Mutant(
+        id="s3-public-policy-allowed",
+        description="the runtime bucket no longer blocks public bucket policies",
+        edits=(
+            Edit(
+                STORAGE,
+                "  bucket                  = aws_s3_bucket.objects.id\n"
+                "  block_public_acls       = true\n"
+                "  block_public_policy     = true\n",
+                "  bucket                  = aws_s3_bucket.objects.id\n"
+                "  block_public_acls       = true\n"
+                "  block_public_policy     = false\n",
+                focus="block_public_policy",
+            ),
+        ),
+        kills=(Kill("TF-S3-NOT-PUBLIC"),),
+    ),
+    Mutant(
+        id="s3-sse-s3-managed-key",
+        description="the runtime bucket encrypted with S3-managed keys, not KMS",
+        edits=(
+            Edit(
+                STORAGE,
+                '      sse_algorithm     = "aws:kms"\n'
+                "      kms_master_key_id = aws_kms_key.objects.arn\n",
+                '      sse_algorithm     = "AES256"\n',
+            ),
+        ),
+        kills=(Kill("TF-S3-SSE-KMS"),),
+    ),
+    Mutant(
+        id="s3-access-logging-removed",
+        description="access logging of the runtime bucket removed",
+        edits=(
+            Edit(
+                STORAGE,
+                'resource "aws_s3_bucket_logging" "objects" {\n',
+                'resource "aws_s3_bucket_logging" "objects" {\n  count = 0\n',
+                focus="count",
+            ),
+        ),
+        kills=(
+            Kill("TF-S3-ACCESS-LOGGING", anchor='resource "aws_s3_bucket" "objects"'),
+        ),
+        also={
+            "TF-S3-SSE-KMS": "with no bucket logging into it, access_logs is no "
+            "longer recognized as the log bucket, which alone may use SSE-S3",
+        },
+    ),
+    Mutant(
+        id="s3-tls-condition-inverted",
+        description="the runtime bucket's TLS-only statement denies TLS instead",
+        edits=(
+            Edit(
+                STORAGE,
+                "    resources = [aws_s3_bucket.objects.arn, "
+                '"${aws_s3_bucket.objects.arn}/*"]\n\n'
+                "    principals {\n"
+                '      type        = "*"\n'
+                '      identifiers = ["*"]\n'
+                "    }\n\n"
+                "    condition {\n"
+                '      test     = "Bool"\n'
+                '      variable = "aws:SecureTransport"\n'
+                '      values   = ["false"]\n',
+                "    resources = [aws_s3_bucket.objects.arn, "
+                '"${aws_s3_bucket.objects.arn}/*"]\n\n'
+                "    principals {\n"
+                '      type        = "*"\n'
+                '      identifiers = ["*"]\n'
+                "    }\n\n"
+                "    condition {\n"
+                '      test     = "Bool"\n'
+                '      variable = "aws:SecureTransport"\n'
+                '      values   = ["true"]\n',
+                focus='values   = ["true"]',
+            ),
+        ),
+        # Reported at the bucket policy.
+        kills=(
+            Kill("TF-S3-TLS-ONLY", anchor='resource "aws_s3_bucket_policy" "objects"'),
+        ),
+    ),
+    Mutant(
+        id="runtime-policy-every-s3-action",
+        description="the runtime role allowed every S3 action on its prefix",
+        edits=(
+            Edit(
+                IDENTITY,
+                'actions   = ["s3:GetObject", "s3:PutObject"]',
+                'actions   = ["s3:*"]',
+            ),
+        ),
+        kills=(Kill("TF-IAM-NO-WILDCARD", anchor=PREFIX_STATEMENT, at="statement"),),
+    ),
+    Mutant(
+        id="runtime-policy-whole-bucket",
+        description="the runtime role reaches the whole bucket, not its prefix",
+        edits=(
+            Edit(
+                IDENTITY,
+                'resources = ["${var.bucket_arn}/${var.object_prefix}*"]',
+                'resources = ["${var.bucket_arn}/*"]',
+            ),
+        ),
+        kills=(Kill("TF-IAM-RUNTIME-SCOPE", anchor=PREFIX_STATEMENT, at="statement"),),
+    ),
+    Mutant(
+        id="pod-identity-default-namespace",
+        description="the runtime role associated with namespace default",
+        edits=(
+            Edit(
+                IDENTITY,
+                "  namespace       = var.namespace\n",
+                '  namespace       = "default"\n',
+            ),
+        ),
+        # Reported on the stack: it has no association for tenon/runtime-api.
+        kills=(
+            Kill(
+                "TF-IAM-RUNTIME-POD-IDENTITY",
+                file=f"{PROD_STACK}/main.tf",
+                anchor=STACK_HEAD,
+            ),
+        ),
+        also={
+            "TF-IAM-RUNTIME-SCOPE": "the runtime role is found through its Pod "
+            "Identity association; with none there is no runtime role to scope",
+        },
+    ),
+    Mutant(
+        id="deploy-role-trusts-any-branch",
+        description="the CI deploy role trusts every branch of the project",
+        edits=(
+            Edit(
+                IDENTITY,
+                "ref_type:branch:ref:${var.deploy_branch}",
+                "ref_type:branch:ref:*",
+            ),
+        ),
+        kills=(
+            Kill(
+                "TF-IAM-CI-TRUST-MAIN",
+                anchor='"deploy_trust" {\n  statement {',
+                at="statement",
+            ),
+        ),
+    ),
+    Mutant(
+        id="secrets-default-key",
+        description="the runtime secret encrypted with the AWS-managed key",
+        edits=(
+            Edit(SECRETS, "  kms_key_id              = aws_kms_key.secrets.arn\n", ""),
+        ),
+        kills=(
+            Kill(
+                "TF-SECRETS-CMK",
+                anchor='resource "aws_secretsmanager_secret" "runtime"',
+            ),
+        ),
+    ),
+    Mutant(
+        id="prod-backend-removed",
+        description="the backend block removed from the prod stack (local state)",
+        edits=(Edit(f"{PROD_STACK}/versions.tf", PROD_BACKEND, ""),),
+        # Reported on the stack, which has no backend any more.
+        kills=(
+            Kill(
+                "TF-STATE-REMOTE-ENCRYPTED",
+                file=f"{PROD_STACK}/main.tf",
+                anchor=STACK_HEAD,
+            ),
+        ),
+        also={"TF-STACKS-SAME-CODE": SAME_CODE},
+    ),
+    Mutant(
+        id="stage-state-key-of-dev",
+        description="stage writes its state under dev's key",
+        edits=(
+            Edit(
+                f"{STAGE_STACK}/versions.tf",
+                'key          = "envs/stage/terraform.tfstate"',
+                'key          = "envs/dev/terraform.tfstate"',
+            ),
+        ),
+        kills=(Kill("TF-STATE-KEYS-DISTINCT"),),
+        also={
+            "TF-STACKS-SAME-CODE": "the backend key may differ only as "
+            "envs/<env>/terraform.tfstate",
+        },
+    ),
+    Mutant(
+        id="prod-provider-unpinned",
+        description="the AWS provider of prod constrained by ~> instead of pinned",
+        edits=(
+            Edit(
+                f"{PROD_STACK}/versions.tf",
+                'version = "6.27.0"',
+                'version = "~> 6.27"',
+            ),
+        ),
+        kills=(Kill("TF-VERSIONS-PINNED", anchor="    aws = {"),),
+        also={"TF-STACKS-SAME-CODE": SAME_CODE},
+    ),
+    Mutant(
+        id="stage-registry-module",
+        description="stage's network taken from the public registry",
+        edits=(
+            Edit(
+                f"{STAGE_STACK}/main.tf",
+                'source = "../../modules/network"',
+                'source  = "terraform-aws-modules/vpc/aws"\n  version = "6.0.1"',
+            ),
+        ),
+        kills=(Kill("TF-MODULE-SOURCES-LOCAL"),),
+        also={
+            **dict.fromkeys(
+                (
+                    "TF-IAM-NO-WILDCARD",
+                    "TF-KMS-ROTATION",
+                    "TF-SUBNET-NO-PUBLIC-IP",
+                    "TF-VPC-FLOW-LOGS",
+                ),
+                UNFETCHED,
+            ),
+            "TF-STACK-MANAGES-PLATFORM": "stage now manages no VPC of its own code",
+            "TF-STACKS-SAME-CODE": SAME_CODE,
+            "TF-STACKS-SAME-SECURITY": "stage's network resources are missing",
+        },
+    ),
+    Mutant(
+        id="stage-database-disabled",
+        description="stage's database module switched off with count = 0",
+        edits=(
+            Edit(
+                f"{STAGE_STACK}/main.tf",
+                '  source = "../../modules/database"\n',
+                '  source = "../../modules/database"\n  count  = 0\n',
+                focus="count",
+            ),
+        ),
+        # Reported on the stack, which manages no database any more.
+        kills=(
+            Kill(
+                "TF-STACK-MANAGES-PLATFORM",
+                file=f"{STAGE_STACK}/main.tf",
+                anchor=STACK_HEAD,
+            ),
+        ),
+        also={
+            **dict.fromkeys(
+                (
+                    "TF-KMS-ROTATION",
+                    "TF-RDS-BACKUPS-PROTECTED",
+                    "TF-RDS-ENCRYPTED-PRIVATE",
+                    "TF-RDS-MANAGED-PASSWORD",
+                    "TF-RDS-TLS-IAM-AUTH",
+                ),
+                "stage's database resources are no longer there to check",
+            ),
+            "TF-STACKS-SAME-CODE": SAME_CODE,
+            "TF-STACKS-SAME-SECURITY": "stage's database resources are missing",
+        },
+    ),
+    Mutant(
+        id="stage-shorter-log-retention",
+        description="stage keeps logs 30 days where the other stacks keep 365",
+        edits=(
+            Edit(
+                f"{STAGE_STACK}/main.tf",
+                "log_retention_days                = 365",
+                "log_retention_days                = 30",
+            ),
+        ),
+        kills=(Kill("TF-STACKS-SAME-CODE"),),
+    ),
+    Mutant(
+        id="bootstrap-state-versioning-suspended",
+        description="versioning of the Terraform state bucket suspended",
+        edits=(
+            Edit(
+                f"{TF}/bootstrap/main.tf",
+                "  bucket = aws_s3_bucket.state.id\n\n"
+                "  versioning_configuration {\n"
+                '    status = "Enabled"\n',
+                "  bucket = aws_s3_bucket.state.id\n\n"
+                "  versioning_configuration {\n"
+                '    status = "Suspended"\n',
+                focus="status",
+            ),
+        ),
+        kills=(Kill("TF-BOOTSTRAP-STATE-BUCKET"),),
+    ),
+)
+
+GOVERNANCE_MUTANTS = (
+    Mutant(
+        id="main-push-allowed",
+        description="developers may push to main directly",
+        edits=(
+            Edit(
+                GOVERNANCE,
+                'push_access_level            = "no one"',
+                'push_access_level            = "developer"',
+            ),
+        ),
+        kills=(Kill("GOV-MAIN-PROTECTED"),),
+    ),
+    Mutant(
+        id="author-approves-own-mr",
+        description="a merge request's author may approve it",
+        edits=(
+            Edit(
+                GOVERNANCE,
+                "merge_requests_author_approval                 = false",
+                "merge_requests_author_approval                 = true",
+            ),
+        ),
+        kills=(Kill("GOV-MERGE-APPROVALS"),),
+    ),
+    Mutant(
+        id="merge-without-green-pipeline",
+        description="merge requests may merge with a failed pipeline",
+        edits=(
+            Edit(
+                GOVERNANCE,
+                "only_allow_merge_if_pipeline_succeeds            = true",
+                "only_allow_merge_if_pipeline_succeeds            = false",
+            ),
+        ),
+        kills=(Kill("GOV-PIPELINE-MUST-SUCCEED"),),
+    ),
+    Mutant(
+        id="prod-deploy-without-approval",
+        description="a prod deployment needs no approval",
+        edits=(
+            Edit(
+                GOVERNANCE,
+                "required_approvals = 2",
+                "required_approvals = 0",
+            ),
+        ),
+        # Reported where the approval rules are built from the map.
+        kills=(Kill("GOV-PROD-ENVIRONMENT-APPROVAL", anchor="  approval_rules = "),),
+    ),
+)
+
+REPOSITORY_MUTANTS: tuple[Mutant, ...] = (
+    *DOCKER_MUTANTS,
+    *KUBERNETES_MUTANTS,
+    *TERRAFORM_MUTANTS,
+    *GOVERNANCE_MUTANTS,
+)

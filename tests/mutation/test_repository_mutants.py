@@ -40,7 +40,13 @@ def _params() -> list[object]:
     for mutant in REPOSITORY_MUTANTS:
         marks = []
         if mutant.gap:
-            marks.append(pytest.mark.xfail(reason=mutant.gap, strict=True))
+            # A known gap: the named control does not catch this mutant yet.
+            # Strict, so the day it does, the test fails and the mutant moves
+            # out of the gaps; only the assertions may fail, never the edit.
+            gap = pytest.mark.xfail(
+                reason=mutant.gap, strict=True, raises=AssertionError
+            )
+            marks.append(gap)
         params.append(pytest.param(mutant, id=mutant.id, marks=marks))
     return params
 
@@ -59,9 +65,6 @@ def test_mutant_is_killed_by_its_controls_only(
 
     killed = killed_controls(clean_run, mutated)
     record_property(ROW_PROPERTY, row(mutant, applied, killed))
-    if mutant.gap:
-        assert killed, f"{mutant.id}: no control killed it ({mutant.gap})"
-        return
     for kill in mutant.kills:
         file, line = applied.expected(kill, root, mutant.file)
         assert finding_at(mutated, kill.control, file, line), (

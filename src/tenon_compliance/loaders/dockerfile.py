@@ -7,15 +7,18 @@ exec (JSON) and shell forms, ``ARG`` before ``FROM`` and variable substitution
 in ``FROM``. Anything it cannot read is a ``LoadError`` naming ``file:line``:
 it never guesses.
 
-Known limits: ``ONBUILD`` triggers are kept as text and not parsed further;
-substitution in instructions other than ``FROM`` is not performed (the controls
-read the literal text); a ``RUN`` whose text starts with ``[`` but not ``["``
-is read as shell form (``RUN [ -f x ]`` is a test command, not JSON).
+Known limits: arguments are split with POSIX quoting even when the escape
+character is a backtick (Windows-style Dockerfiles are not a target);
+``ONBUILD`` triggers are kept as text and not parsed further; substitution in
+instructions other than ``FROM`` is not performed (the controls read the
+literal text); a ``RUN`` whose text starts with ``[`` but not ``["`` is read
+as shell form (``RUN [ -f x ]`` is a test command, not JSON).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shlex
@@ -59,6 +62,8 @@ _VARIABLE = re.compile(
 )
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 MAX_BYTES = 1_000_000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -676,10 +681,9 @@ def load(evidence: Evidence) -> list[Dockerfile]:
 
     Raises LoadError for the first file that cannot be parsed.
     """
-    return [
-        parse(evidence.read_bytes(relative), relative)
-        for relative in dockerfile_paths(evidence.root)
-    ]
+    paths = dockerfile_paths(evidence.root)
+    log.debug("Dockerfiles found: %s", paths)
+    return [parse(evidence.read_bytes(relative), relative) for relative in paths]
 
 
 def load_dockerignore(evidence: Evidence) -> DockerIgnore | None:

@@ -25,6 +25,7 @@ with a LoadError rather than guessed.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ MAX_EXTENDS_DEPTH = 11
 MAX_REFERENCE_DEPTH = 10
 MAX_INCLUDES = 100
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+log = logging.getLogger(__name__)
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
 
@@ -817,6 +820,13 @@ def resolve(evidence: Evidence, relative: str = CI_FILE) -> Pipeline:
         node = _apply_defaults(resolved.entries[name], defaults)  # type: ignore[arg-type]
         jobs[name] = _build_job(name, node, globals_, resolved.keys[name])
 
+    log.debug(
+        "%s: %d jobs, %d templates, files %s",
+        relative,
+        len(jobs),
+        len(templates),
+        files,
+    )
     stages, stages_location = _stages(resolved)
     rules, workflow_location = _workflow(resolved)
     return Pipeline(

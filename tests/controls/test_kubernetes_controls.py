@@ -269,7 +269,7 @@ def test_prod_patch_running_as_root_fails_con_3_at_the_patch_line(
     )
 
     assert (
-        "container runtime-api: runAsUser is not safe "
+        "container runtime-api: does not run as user 65532 "
         "(expected: runAsUser: 65532; found: 0)" in line
     )
 

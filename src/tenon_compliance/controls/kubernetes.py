@@ -23,6 +23,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
@@ -501,19 +502,6 @@ def namespace_psa(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
 # --- CON-3, CON-5: container security context -----------------------------
 
 
-def _effective(
-    obj: KubeObject, path: tuple[Any, ...], key: str
-) -> tuple[Any, tuple[Any, ...]]:
-    """A securityContext field of a container, else of the pod, and its path."""
-    own = (*path, "securityContext", key)
-    if obj.get(*own) is not None:
-        return obj.get(*own), own
-    pod = (*pod_spec_path(obj), "securityContext", key)
-    if obj.get(*pod) is not None:
-        return obj.get(*pod), pod
-    return None, own
-
-
 @control(
     id="K8S-CONTAINER-SECURITY-CONTEXT",
     title="Every container runs as user 65532, non-root, read-only, with no privilege",
@@ -543,76 +531,104 @@ def container_security(subject: Subject, evidence: Evidence) -> Iterator[Violati
         yield from _container_security(obj, path, _container_label(container))
 
 
+@dataclass(frozen=True)
+class _Rule:
+    """One field of a container's securityContext and the value it must have.
+
+    ``pod_level`` rules also accept the pod's securityContext when the
+    container does not set the field (Kubernetes applies the pod's then).
+    """
+
+    field: tuple[str, ...]
+    pod_level: bool
+    ok: Callable[[Any], bool]
+    expected: str
+    problem: str
+
+
+_CONTAINER_RULES = (
+    _Rule(
+        ("runAsNonRoot",),
+        True,
+        lambda v: v is True,
+        "runAsNonRoot: true",
+        "may run as root",
+    ),
+    _Rule(
+        ("runAsUser",),
+        True,
+        lambda v: v == RUNTIME_UID,
+        f"runAsUser: {RUNTIME_UID}",
+        f"does not run as user {RUNTIME_UID}",
+    ),
+    _Rule(
+        ("runAsGroup",),
+        True,
+        lambda v: v == RUNTIME_UID,
+        f"runAsGroup: {RUNTIME_UID}",
+        f"does not run as group {RUNTIME_UID}",
+    ),
+    _Rule(
+        ("readOnlyRootFilesystem",),
+        False,
+        lambda v: v is True,
+        "readOnlyRootFilesystem: true",
+        "the root filesystem is writable",
+    ),
+    _Rule(
+        ("allowPrivilegeEscalation",),
+        False,
+        lambda v: v is False,
+        "allowPrivilegeEscalation: false",
+        "privilege escalation is allowed",
+    ),
+    _Rule(
+        ("privileged",),
+        False,
+        lambda v: v in (None, False),
+        "privileged: false",
+        "the container is privileged",
+    ),
+    _Rule(
+        ("capabilities", "drop"),
+        False,
+        lambda v: "ALL" in (v or []),
+        "capabilities.drop: [ALL]",
+        "capabilities are not all dropped",
+    ),
+    _Rule(
+        ("capabilities", "add"),
+        False,
+        lambda v: not v,
+        "no capabilities.add",
+        "capabilities are added",
+    ),
+    _Rule(
+        ("seccompProfile", "type"),
+        True,
+        lambda v: v == "RuntimeDefault",
+        "seccompProfile.type: RuntimeDefault",
+        "seccomp is not RuntimeDefault",
+    ),
+)
+
+
 def _container_security(
     obj: KubeObject, path: tuple[Any, ...], label: str
 ) -> Iterator[Violation]:
-    wanted: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
-        ("runAsNonRoot", lambda value: value is True, "runAsNonRoot: true"),
-        ("runAsUser", lambda value: value == RUNTIME_UID, f"runAsUser: {RUNTIME_UID}"),
-        (
-            "runAsGroup",
-            lambda value: value == RUNTIME_UID,
-            f"runAsGroup: {RUNTIME_UID}",
-        ),
-    )
-    for key, ok, expected in wanted:
-        value, where = _effective(obj, path, key)
-        if not ok(value):
+    for rule in _CONTAINER_RULES:
+        where = (*path, "securityContext", *rule.field)
+        if rule.pod_level and obj.get(*where) is None:
+            pod = (*pod_spec_path(obj), "securityContext", *rule.field)
+            where = pod if obj.get(*pod) is not None else where
+        value = obj.get(*where)
+        if not rule.ok(value):
             yield Violation(
                 obj.location(*where),
-                f"{label}: {key} is not safe",
-                expected,
+                f"{label}: {rule.problem}",
+                rule.expected,
                 _show(value),
             )
-
-    context = (*path, "securityContext")
-    yield from _check(
-        obj,
-        (*context, "readOnlyRootFilesystem"),
-        obj.get(*context, "readOnlyRootFilesystem") is True,
-        f"{label}: the root filesystem is writable",
-        "readOnlyRootFilesystem: true",
-    )
-    yield from _check(
-        obj,
-        (*context, "allowPrivilegeEscalation"),
-        obj.get(*context, "allowPrivilegeEscalation") is False,
-        f"{label}: privilege escalation is allowed",
-        "allowPrivilegeEscalation: false",
-    )
-    yield from _check(
-        obj,
-        (*context, "privileged"),
-        obj.get(*context, "privileged") in (None, False),
-        f"{label}: the container is privileged",
-        "privileged: false",
-    )
-    drop = obj.get(*context, "capabilities", "drop") or []
-    yield from _check(
-        obj,
-        (*context, "capabilities", "drop"),
-        "ALL" in drop,
-        f"{label}: capabilities are not all dropped",
-        "capabilities.drop: [ALL]",
-    )
-    add = obj.get(*context, "capabilities", "add") or []
-    yield from _check(
-        obj,
-        (*context, "capabilities", "add"),
-        not add,
-        f"{label}: capabilities are added",
-        "no capabilities.add",
-    )
-
-    seccomp, where = _effective(obj, path, "seccompProfile")
-    kind = seccomp.get("type") if isinstance(seccomp, dict) else None
-    if kind != "RuntimeDefault":
-        yield Violation(
-            obj.location(*where),
-            f"{label}: seccomp is not RuntimeDefault",
-            "seccompProfile.type: RuntimeDefault",
-            _show(kind),
-        )
 
 
 # --- CON-5: host isolation ---------------------------------------------------
@@ -1520,74 +1536,90 @@ def admission_deny(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
     if not isinstance(overlay, Overlay):
         yield from _absent(subject)
         return
-    namespace = overlay.find("Namespace", NAMESPACE)
-    labels = {
-        "kubernetes.io/metadata.name": NAMESPACE,
-        **((namespace.get("metadata", "labels") or {}) if namespace else {}),
-    }
     policies = overlay.of_kind("ValidatingAdmissionPolicy")
     complete = [p for p in policies if not _denies_connect(p)]
     if not complete:
-        where = (
-            policies[0].location("spec", "matchConstraints")
-            if policies
-            else Location(overlay.kustomization)
-        )
-        missing = (
-            _denies_connect(policies[0]) if policies else list(DENIED_SUBRESOURCES)
-        )
-        yield Violation(
-            where,
-            "no ValidatingAdmissionPolicy matches CONNECT on " + ", ".join(missing),
-            "resourceRules with operations [CONNECT] on "
-            + ", ".join(DENIED_SUBRESOURCES),
-            f"{len(policies)} policies",
-        )
-        return
+        yield _no_connect_policy(overlay, policies)
+    labels = _namespace_labels(overlay)
     for policy in complete:
-        scope = policy.get("spec", "matchConstraints", "namespaceSelector")
-        yield from _check(
-            policy,
-            ("spec", "matchConstraints", "namespaceSelector"),
-            not scope or _selects(scope, labels),
-            f"ValidatingAdmissionPolicy {policy.name} does not apply to namespace "
-            f"{NAMESPACE}",
-            f"a namespaceSelector that selects {NAMESPACE}, or none",
+        yield from _policy_problems(policy, labels)
+        yield from _bindings_of(policy, overlay, labels)
+
+
+def _namespace_labels(overlay: Overlay) -> dict[str, Any]:
+    """The labels namespace tenon has, including the one Kubernetes adds itself."""
+    namespace = overlay.find("Namespace", NAMESPACE)
+    labels = dict(namespace.get("metadata", "labels") or {}) if namespace else {}
+    return {"kubernetes.io/metadata.name": NAMESPACE, **labels}
+
+
+def _no_connect_policy(overlay: Overlay, policies: list[KubeObject]) -> Violation:
+    if policies:
+        where = policies[0].location("spec", "matchConstraints")
+        missing = _denies_connect(policies[0])
+    else:
+        where, missing = Location(overlay.kustomization), list(DENIED_SUBRESOURCES)
+    return Violation(
+        where,
+        "no ValidatingAdmissionPolicy matches CONNECT on " + ", ".join(missing),
+        "resourceRules with operations [CONNECT] on " + ", ".join(DENIED_SUBRESOURCES),
+        f"{len(policies)} policies",
+    )
+
+
+def _policy_problems(
+    policy: KubeObject, labels: Mapping[str, Any]
+) -> Iterator[Violation]:
+    """The policy applies to tenon, fails closed and validates something."""
+    scope = policy.get("spec", "matchConstraints", "namespaceSelector")
+    yield from _check(
+        policy,
+        ("spec", "matchConstraints", "namespaceSelector"),
+        not scope or _selects(scope, labels),
+        f"ValidatingAdmissionPolicy {policy.name} does not apply to namespace "
+        f"{NAMESPACE}",
+        f"a namespaceSelector that selects {NAMESPACE}, or none",
+    )
+    yield from _check(
+        policy,
+        ("spec", "failurePolicy"),
+        policy.get("spec", "failurePolicy") in (None, "Fail"),
+        f"ValidatingAdmissionPolicy {policy.name} fails open",
+        "failurePolicy: Fail",
+    )
+    yield from _check(
+        policy,
+        ("spec", "validations"),
+        bool(policy.get("spec", "validations")),
+        f"ValidatingAdmissionPolicy {policy.name} has no validation",
+        "at least one validation",
+    )
+
+
+def _bindings_of(
+    policy: KubeObject, overlay: Overlay, labels: Mapping[str, Any]
+) -> Iterator[Violation]:
+    """The policy is bound, with Deny, to a scope that includes tenon."""
+    bindings = [
+        b
+        for b in overlay.of_kind("ValidatingAdmissionPolicyBinding")
+        if b.get("spec", "policyName") == policy.name
+    ]
+    if not bindings:
+        yield Violation(
+            policy.location(),
+            f"ValidatingAdmissionPolicy {policy.name} is not bound",
+            "a ValidatingAdmissionPolicyBinding with validationActions [Deny]",
+            "no binding",
         )
-        yield from _check(
-            policy,
-            ("spec", "failurePolicy"),
-            policy.get("spec", "failurePolicy") in (None, "Fail"),
-            f"ValidatingAdmissionPolicy {policy.name} fails open",
-            "failurePolicy: Fail",
-        )
-        yield from _check(
-            policy,
-            ("spec", "validations"),
-            bool(policy.get("spec", "validations")),
-            f"ValidatingAdmissionPolicy {policy.name} has no validation",
-            "at least one validation",
-        )
-        bindings = [
-            b
-            for b in overlay.of_kind("ValidatingAdmissionPolicyBinding")
-            if b.get("spec", "policyName") == policy.name
-        ]
-        if not bindings:
+    for binding in bindings:
+        for problem in _binding_problems(binding, labels):
             yield Violation(
-                policy.location(),
-                f"ValidatingAdmissionPolicy {policy.name} is not bound",
-                "a ValidatingAdmissionPolicyBinding with validationActions [Deny]",
-                "no binding",
+                binding.location("spec"),
+                f"ValidatingAdmissionPolicyBinding {binding.name}: {problem}",
+                f"validationActions [Deny], namespace {NAMESPACE} selected",
+                _show(binding.get("spec")),
             )
-        for binding in bindings:
-            for problem in _binding_problems(binding, labels):
-                yield Violation(
-                    binding.location("spec"),
-                    f"ValidatingAdmissionPolicyBinding {binding.name}: {problem}",
-                    f"validationActions [Deny], namespace {NAMESPACE} selected",
-                    _show(binding.get("spec")),
-                )
 
 
 # --- FLOW-3, INV-1.2: image admission identity -------------------------------

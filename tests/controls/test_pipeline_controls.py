@@ -58,8 +58,14 @@ COMPLIANT = textwrap.dedent(
 
     compliance:
       stage: compliance
+      rules:
+        - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+        - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
       script:
-        - pytest compliance/ --junitxml=reports/junit.xml
+        - >-
+          pytest compliance/ --strict --image oci-archive:promoted.oci.tar
+          --signature-bundle k8s/promoted/runtime-api.sigstore.json
+          --junitxml=reports/junit.xml
       artifacts:
         when: always
         reports:
@@ -614,11 +620,31 @@ def test_compliance_report_not_kept_on_failure_fails_mit_2(compliant: Path) -> N
 
 
 def test_suite_without_strict_fails_flow_3(compliant: Path) -> None:
-    line = edit(compliant, " --strict", "")
+    (compliant / CI).write_text(COMPLIANT.replace(" --strict", ""))
     found = findings("CI-COMPLIANCE-STRICT", compliant)
-    assert found[0].startswith(f"{CI}:{line_of(compliant, 'pytest compliance/ --j')}:")
-    assert "no job runs the compliance suite against the signed image" in found[0]
-    assert line > 0
+    first = line_of(compliant, "pytest compliance/ --image")
+    assert found[0].startswith(
+        f"{CI}:{first}: [CI-COMPLIANCE-STRICT FLOW-3] pipeline: no job runs the "
+        "compliance suite against the signed image in strict mode"
+    )
+
+
+def test_strict_suite_only_on_main_fails_flow_3(compliant: Path) -> None:
+    line = edit(
+        compliant,
+        '  rules:\n    - if: $CI_PIPELINE_SOURCE == "merge_request_event"\n'
+        "    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH\n  script:\n"
+        "    - >-\n      pytest",
+        "  rules:\n    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH\n  script:\n"
+        "    - >-\n      pytest",
+    )
+    assert findings("CI-COMPLIANCE-STRICT", compliant) == [
+        f"{CI}:{line}: [CI-COMPLIANCE-STRICT FLOW-3] pipeline: the strict compliance "
+        "run is not a merge request check (expected: a rule on $CI_PIPELINE_SOURCE == "
+        "'merge_request_event'; found: rules: ['$CI_COMMIT_BRANCH == "
+        '$CI_DEFAULT_BRANCH\']) fix: Run pytest compliance/ --image "$IMAGE@$DIGEST" '
+        "--signature-bundle <bundle> --strict in the job that gates the change."
+    ]
 
 
 def test_branch_pipelines_beside_merge_requests_fail_iac_5(compliant: Path) -> None:

@@ -519,19 +519,42 @@ def compliance_report(subject: Subject, evidence: Evidence) -> Iterator[Violatio
     subjects=pipeline_subject,
 )
 def compliance_strict(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
-    """Some job runs the suite with --image, --signature-bundle and --strict."""
+    """A merge request job runs the suite with --image, --signature-bundle, --strict."""
     pipeline: Pipeline = subject.data
-    runs_ = [c for job in pipeline.jobs.values() for c in _suite_commands(job)]
+    suite = [(job, c) for job in pipeline.jobs.values() for c in _suite_commands(job)]
     wanted = ("--image", "--signature-bundle", "--strict")
-    for command in runs_:
-        flags = {word.split("=", 1)[0] for word in command.words}
-        if all(flag in flags for flag in wanted):
-            return
-    yield Violation(
-        runs_[0].location if runs_ else subject.location,
-        "no job runs the compliance suite against the signed image in strict mode",
-        "pytest compliance/ --image ... --signature-bundle ... --strict",
-        runs_[0].text if runs_ else "no pytest compliance/ command",
+    strict = [
+        (job, command)
+        for job, command in suite
+        if all(flag in {w.split("=", 1)[0] for w in command.words} for flag in wanted)
+    ]
+    if not strict:
+        yield Violation(
+            suite[0][1].location if suite else subject.location,
+            "no job runs the compliance suite against the signed image in strict mode",
+            "pytest compliance/ --image ... --signature-bundle ... --strict",
+            suite[0][1].text if suite else "no pytest compliance/ command",
+        )
+    elif not any(runs_on_merge_requests(job) for job, _ in strict):
+        job = strict[0][0]
+        yield Violation(
+            job.where("rules"),
+            "the strict compliance run is not a merge request check",
+            "a rule on $CI_PIPELINE_SOURCE == 'merge_request_event'",
+            f"rules: {[rule.condition for rule in job.rules] or 'none'}",
+        )
+
+
+def runs_on_merge_requests(job: Job) -> bool:
+    """True when some rule starts the job in a merge request pipeline.
+
+    A job without rules does not run in merge request pipelines (GitLab's
+    default ``only: [branches, tags]``).
+    """
+    return any(
+        rule.when != "never"
+        and (not rule.condition or _MR_EVENT.search(rule.condition))
+        for rule in job.rules
     )
 
 

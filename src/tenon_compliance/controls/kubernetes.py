@@ -14,6 +14,22 @@ no Deployment, is a subject of its own that fails: it is never skipped.
 Findings cite the source line the loader traced (an overlay's patch or
 ``replicas:`` entry when it set the value, else the base), and never echo a
 secret value: only its key and location.
+
+Known limits, each a deliberate trade-off:
+
+- Credential detection (K8S-ENV-NO-SECRETS, K8S-NO-SECRET-OBJECTS) is a
+  heuristic over names (password, token, api_key, ...) and value shapes (AWS
+  key ids, PEM private keys, URLs with a password); a secret with an
+  innocent name and no recognisable shape passes. File paths are not flagged.
+- K8S-ADMISSION-DENY-POD-ACCESS checks what the API server matches (CONNECT on
+  the subresources, the namespace scope, failurePolicy, the Deny binding) and
+  that a validation exists; it does not evaluate the CEL expression itself.
+- K8S-SECRETS-CSI asks every Deployment and StatefulSet for a Secrets Store
+  CSI volume, because every TENON workload reads database credentials; a
+  future workload without secrets would need a waiver.
+- K8S-IMAGE-POLICY-IDENTITY matches ClusterImagePolicy globs with ``**``
+  (any characters) and ``*`` (within one path segment), the policy
+  controller's documented meaning, not its exact implementation.
 """
 
 from __future__ import annotations

@@ -379,21 +379,24 @@ KINDS: dict[str, Callable[[Path, str], Seeded]] = {
 def seed(
     out: Path, services: list[str], count: int, rng: random.Random
 ) -> list[Seeded]:
-    """Seed count violations, kinds in turn, each on a different service per kind."""
-    per_kind = -(-count // len(KINDS))
+    """Seed count violations, kinds in turn, each on its own service if possible.
+
+    With fewer services than violations, a service carries several kinds (never
+    the same kind twice).
+    """
+    kinds = list(KINDS)
+    per_kind = -(-count // len(kinds))
     if per_kind > len(services):
         raise EstateError(
             f"{count} violations need {per_kind} services; the estate has "
             f"{len(services)}: ask for more objects"
         )
-    kinds = list(KINDS)
-    chosen = {kind: rng.sample(services, per_kind) for kind in kinds}
-    seeded = []
-    for index in range(count):
-        kind = kinds[index % len(kinds)]
-        service = chosen[kind][index // len(kinds)]
-        seeded.append(KINDS[kind](out, service))
-    return seeded
+    if count <= len(services):
+        picked = rng.sample(services, count)
+    else:
+        chosen = {kind: rng.sample(services, per_kind) for kind in kinds}
+        picked = [chosen[kinds[i % len(kinds)]][i // len(kinds)] for i in range(count)]
+    return [KINDS[kinds[i % len(kinds)]](out, picked[i]) for i in range(count)]
 
 
 # --- counting -----------------------------------------------------------------

@@ -383,7 +383,7 @@ def _autoscaler_floor(
 @control(
     id="K8S-IMAGE-DIGEST",
     title="Every container image is referenced by digest only",
-    clauses=("INV-1.2", "ACC-1"),
+    clauses=("INV-1.2", "ACC-1", "TST-P1"),
     severity=Severity.CRITICAL,
     method=Method.STATIC,
     rationale=(

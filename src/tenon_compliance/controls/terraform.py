@@ -167,12 +167,7 @@ def attached(
     stack: Stack, kind: str, target: ResourceInstance, attribute: str = "bucket"
 ) -> list[ResourceInstance]:
     """Instances of kind whose attribute references the target resource."""
-    found = []
-    for candidate in stack.resources_of(kind):
-        value = candidate.value(attribute)
-        if isinstance(value, Reference) and value.target == target.address:
-            found.append(candidate)
-    return found
+    return stack.referencing(kind, attribute, target)
 
 
 def followed(
@@ -1528,11 +1523,7 @@ def _public_access_block(stack: Stack, bucket: ResourceInstance) -> Iterator[Vio
 
 def _log_target(stack: Stack, bucket: ResourceInstance) -> bool:
     """True when S3 server access logs are delivered into this bucket."""
-    return any(
-        isinstance(value := r.value("target_bucket"), Reference)
-        and value.target == bucket.address
-        for r in stack.resources_of("aws_s3_bucket_logging")
-    )
+    return bool(stack.referencing("aws_s3_bucket_logging", "target_bucket", bucket))
 
 
 def _sse_kms(stack: Stack, bucket: ResourceInstance) -> Iterator[Violation]:

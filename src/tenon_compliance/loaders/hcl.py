@@ -224,6 +224,7 @@ class HclFile:
 
 _SPACE = re.compile(r"(?:[ \t\r]+|#[^\n]*|//[^\n]*|/\*(?:[^*]|\*(?!/))*\*/)+")
 _SPACE_NL = re.compile(r"(?:[ \t\r\n]+|#[^\n]*|//[^\n]*|/\*(?:[^*]|\*(?!/))*\*/)+")
+_SPACE_START = frozenset(" \t\r\n#/")
 _IDENT = re.compile(r"[^\W\d][\w-]*")
 _DIGITS = re.compile(r"\d+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
@@ -278,9 +279,12 @@ class _Parser:
 
     def skipped(self) -> int:
         """The position after the whitespace and comments at the cursor."""
+        pos = self.pos
+        if self.text[pos : pos + 1] not in _SPACE_START:
+            return pos  # the common case: a token starts right here
         pattern = _SPACE_NL if self.nl else _SPACE
-        match = pattern.match(self.text, self.pos)
-        return match.end() if match else self.pos
+        match = pattern.match(self.text, pos)
+        return match.end() if match else pos
 
     def skip(self) -> None:
         self.pos = self.skipped()

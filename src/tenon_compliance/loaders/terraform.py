@@ -185,6 +185,7 @@ class Stack:
     providers: list[BlockValue] = field(default_factory=list)
     resources: list[ResourceInstance] = field(default_factory=list)
     module_calls: list[ModuleCall] = field(default_factory=list)
+    _cache: _StackIndex | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_environment(self) -> bool:
@@ -198,22 +199,63 @@ class Stack:
 
     def resources_of(self, kind: str, mode: str = "managed") -> list[ResourceInstance]:
         """Every instance of one resource type, in every module of the stack."""
-        return [r for r in self.resources if r.type == kind and r.mode == mode]
+        return self._index().by_type.get((kind, mode), [])
 
     def resource(self, address: str) -> ResourceInstance | None:
         """The instance with this full address, if any."""
-        for candidate in self.resources:
-            if candidate.address == address:
-                return candidate
-        return None
+        return self._index().by_address.get(address)
 
     def referenced(self, reference: Reference) -> list[ResourceInstance]:
         """The instances a Reference points at (every instance when unindexed)."""
+        index = self._index()
         target = reference.target
-        exact = [r for r in self.resources if r.address == target]
-        if exact:
-            return exact
-        return [r for r in self.resources if _INSTANCE_KEY.sub("", r.address) == target]
+        exact = index.by_address.get(target)
+        return [exact] if exact else index.by_base.get(target, [])
+
+    def referencing(
+        self, kind: str, attribute: str, target: ResourceInstance
+    ) -> list[ResourceInstance]:
+        """Instances of kind whose attribute is a Reference to target."""
+        index = self._index()
+        key = (kind, attribute)
+        if key not in index.referencing:
+            found: dict[str, list[ResourceInstance]] = {}
+            for candidate in self.resources_of(kind):
+                value = candidate.value(attribute)
+                if isinstance(value, Reference):
+                    found.setdefault(value.target, []).append(candidate)
+            index.referencing[key] = found
+        return index.referencing[key].get(target.address, [])
+
+    def _index(self) -> _StackIndex:
+        # Built on first use after loading, so that 10,000-instance estates
+        # are not searched linearly by every control and every subject.
+        if self._cache is None or self._cache.size != len(self.resources):
+            self._cache = _StackIndex.of(self.resources)
+        return self._cache
+
+
+@dataclass
+class _StackIndex:
+    """Lookups over a stack's instances: by type, by address, by reference."""
+
+    size: int
+    by_type: dict[tuple[str, str], list[ResourceInstance]]
+    by_address: dict[str, ResourceInstance]
+    by_base: dict[str, list[ResourceInstance]]
+    referencing: dict[tuple[str, str], dict[str, list[ResourceInstance]]]
+
+    @classmethod
+    def of(cls, resources: list[ResourceInstance]) -> _StackIndex:
+        index = cls(len(resources), {}, {}, {}, {})
+        for resource in resources:
+            index.by_type.setdefault((resource.type, resource.mode), []).append(
+                resource
+            )
+            index.by_address[resource.address] = resource
+            base = _INSTANCE_KEY.sub("", resource.address)
+            index.by_base.setdefault(base, []).append(resource)
+        return index
 
 
 @dataclass

@@ -474,3 +474,14 @@ def test_a_second_iac_tool_fails_iac_1(repo_copy: Path) -> None:
         if line.startswith("infra/pulumi/Pulumi.yaml: [TF-IAC-IS-TERRAFORM IAC-1,")
     ]
     assert "Pulumi.yaml defines infrastructure outside Terraform" in lines[0]
+
+
+@needs_stacks
+@pytest.mark.parametrize(
+    "control_id", ["TF-STACKS-SAME-CODE", "TF-STACKS-SAME-SECURITY"]
+)
+def test_without_prod_the_drift_controls_fail(repo_copy: Path, control_id: str) -> None:
+    shutil.rmtree(repo_copy / PROD)
+    lines = failures(run_control(control_id, repo_copy))
+    assert lines[0].startswith(f"{TF}/envs: [{control_id} THR-1,ENV-2,TST-P2]")
+    assert "there is no prod stack to compare the other environments with" in lines[0]

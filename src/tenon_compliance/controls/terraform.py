@@ -526,11 +526,22 @@ def stacks_same_code(subject: Subject, evidence: Evidence) -> Iterator[Violation
     stacks = tree.environment_stacks
     reference = next((s for s in stacks if s.name == "prod"), None)
     if reference is None:
+        yield _no_reference()
         return
     expected = _normalised_files(reference)
     for stack in stacks:
         if stack is not reference:
             yield from _compare_files(stack, expected, reference.name)
+
+
+def _no_reference() -> Violation:
+    # Without prod there is nothing to compare with: a failure, never a pass.
+    return Violation(
+        Location(f"{TERRAFORM_ROOT}/envs"),
+        "there is no prod stack to compare the other environments with",
+        "a prod stack",
+        "none",
+    )
 
 
 def _normalised_files(stack: Stack) -> dict[str, list[str]]:
@@ -660,6 +671,7 @@ def stacks_same_security(subject: Subject, evidence: Evidence) -> Iterator[Viola
     stacks = tree.environment_stacks
     reference = next((s for s in stacks if s.name == "prod"), None)
     if reference is None:
+        yield _no_reference()
         return
     expected = _security_settings(reference)
     for stack in stacks:

@@ -2,7 +2,9 @@
 
 The engine is called in-process (``cases``/``run_case`` over ``all_controls``)
 with one fresh ``Evidence`` per copy, exactly as the pytest plugin does, so
-the outcome of a mutant is the outcome the main job would report.
+the outcome of a mutant is the outcome the main job would report. A run is
+kept as plain data (``Run``) so that one made in a subprocess, for a mutated
+probe service, compares the same way.
 """
 
 from __future__ import annotations
@@ -19,42 +21,67 @@ from tenon_compliance.engine import Case, Outcome, Result, cases, run_case
 from tenon_compliance.evidence import Evidence, Options
 
 ROW_PROPERTY = "mutation.row"
+FAILING = frozenset({Outcome.FAILED.value, Outcome.ERROR.value})
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    """One case's outcome: findings as (file, line, the finding's text)."""
+
+    control: str
+    outcome: str
+    findings: tuple[tuple[str, int | None, str], ...]
+    reason: str
 
 
 @dataclass(frozen=True)
 class Run:
-    """Every case's result of one run, by case id (``CONTROL[subject]``)."""
+    """Every case's outcome of one run, by case id (``CONTROL[subject]``)."""
 
-    results: dict[str, Result]
+    cases: dict[str, CaseOutcome]
 
-    def outcomes(self) -> dict[str, Outcome]:
-        return {case_id: result.outcome for case_id, result in self.results.items()}
+    def outcomes(self) -> dict[str, str]:
+        return {case_id: case.outcome for case_id, case in self.cases.items()}
 
-    def of_control(self, control_id: str) -> list[Result]:
-        return [
-            result
-            for result in self.results.values()
-            if result.case.control.id == control_id
-        ]
+    def of_control(self, control_id: str) -> list[CaseOutcome]:
+        return [case for case in self.cases.values() if case.control == control_id]
 
     def lines(self, control_id: str) -> list[str]:
         """Every finding line and failure reason of one control."""
         found: list[str] = []
-        for result in self.of_control(control_id):
-            found.extend(finding.line() for finding in result.findings)
-            if result.outcome is not Outcome.PASSED and result.reason:
-                found.append(f"{result.outcome.value}: {result.reason}")
+        for case in self.of_control(control_id):
+            found.extend(text for _, _, text in case.findings)
+            if case.outcome != Outcome.PASSED.value and case.reason:
+                found.append(f"{case.outcome}: {case.reason}")
         return found
+
+    def to_json(self) -> str:
+        return json.dumps({key: vars(case) for key, case in self.cases.items()})
+
+    @classmethod
+    def from_json(cls, text: str) -> Run:
+        raw: dict[str, dict[str, Any]] = json.loads(text)
+        return cls(
+            {
+                key: CaseOutcome(
+                    value["control"],
+                    value["outcome"],
+                    tuple(tuple(item) for item in value["findings"]),  # type: ignore[misc]
+                    value["reason"],
+                )
+                for key, value in raw.items()
+            }
+        )
 
 
 def run_all(root: Path, **options: Any) -> Run:
     """Apply every registered control to the repository at root."""
     evidence = Evidence(Options(root=root, **options))
-    results: dict[str, Result] = {}
+    found: dict[str, CaseOutcome] = {}
     for control in all_controls():
         for case in cases(control, evidence):
-            results[case.id] = _run_case(case, evidence)
-    return Run(results)
+            found[case.id] = _outcome(_run_case(case, evidence))
+    return Run(found)
 
 
 def _run_case(case: Case, evidence: Evidence) -> Result:
@@ -70,6 +97,17 @@ def _run_case(case: Case, evidence: Evidence) -> Result:
         return Result(case, Outcome.ERROR, reason=reason)
 
 
+def _outcome(result: Result) -> CaseOutcome:
+    return CaseOutcome(
+        control=result.case.control.id,
+        outcome=result.outcome.value,
+        findings=tuple(
+            (f.location.file, f.location.line, f.line()) for f in result.findings
+        ),
+        reason=result.reason,
+    )
+
+
 def changed_controls(clean: Run, mutated: Run) -> set[str]:
     """Controls with a case whose outcome differs, or that went away.
 
@@ -81,7 +119,7 @@ def changed_controls(clean: Run, mutated: Run) -> set[str]:
         case_id
         for case_id in before.keys() | after.keys()
         if before.get(case_id) != after.get(case_id)
-        and not (case_id not in before and after[case_id] is Outcome.PASSED)
+        and not (case_id not in before and after[case_id] == Outcome.PASSED.value)
     }
     return {case_id.split("[", 1)[0] for case_id in changed}
 
@@ -90,9 +128,9 @@ def killed_controls(clean: Run, mutated: Run) -> set[str]:
     """Controls that passed on the clean copy and fail (or error) on the mutant."""
     killed = set()
     for control_id in changed_controls(clean, mutated):
-        was = {r.outcome for r in clean.of_control(control_id)}
-        now = {r.outcome for r in mutated.of_control(control_id)}
-        if Outcome.PASSED in was and now & {Outcome.FAILED, Outcome.ERROR}:
+        was = {case.outcome for case in clean.of_control(control_id)}
+        now = {case.outcome for case in mutated.of_control(control_id)}
+        if Outcome.PASSED.value in was and now & FAILING:
             killed.add(control_id)
     return killed
 
@@ -100,13 +138,28 @@ def killed_controls(clean: Run, mutated: Run) -> set[str]:
 def finding_at(run: Run, control_id: str, file: str, line: int) -> bool:
     """Whether the control has a failed case with a finding at file:line."""
     return any(
-        result.outcome is Outcome.FAILED
-        and any(
-            finding.location.file == file and finding.location.line == line
-            for finding in result.findings
-        )
-        for result in run.of_control(control_id)
+        case.outcome == Outcome.FAILED.value
+        and any((f, n) == (file, line) for f, n, _ in case.findings)
+        for case in run.of_control(control_id)
     )
+
+
+def check_mutant(
+    mutant: Mutant, applied: Applied, root: Path, clean: Run, mutated: Run
+) -> None:
+    """Assert the mutant's kills (at their lines) and that nothing else moved."""
+    for kill in mutant.kills:
+        file, line = applied.expected(kill, root, mutant.file)
+        assert finding_at(mutated, kill.control, file, line), (
+            f"{mutant.id}: {kill.control} has no finding at {file}:{line}; "
+            f"it reported: {mutated.lines(kill.control) or 'nothing (passed)'}"
+        )
+    unexpected = changed_controls(clean, mutated) - set(mutant.kill_ids)
+    unexpected -= set(mutant.also)
+    assert not unexpected, {
+        control: mutated.lines(control) or ["outcome changed, no finding"]
+        for control in sorted(unexpected)
+    }
 
 
 def row(mutant: Mutant, applied: Applied | None, killed: set[str]) -> str:

@@ -66,7 +66,8 @@ class Mutant:
 
     @property
     def file(self) -> str:
-        return self.edits[0].file
+        """The file of the first edit (the evidence kind when nothing is edited)."""
+        return self.edits[0].file if self.edits else "(evidence only)"
 
     @property
     def kill_ids(self) -> tuple[str, ...]:

@@ -1235,9 +1235,269 @@ GOVERNANCE_MUTANTS = (
     ),
 )
 
+CI = ".gitlab-ci.yml"
+BUILDCTL = "buildctl-daemonless.sh build"
+REVISION_ARG = '        --opt build-arg:REVISION="$CI_COMMIT_SHA" \\\n'
+
+PIPELINE_MUTANTS = (
+    Mutant(
+        id="apply-without-manual-review",
+        description="terraform apply runs on main without the manual review",
+        edits=(
+            Edit(
+                CI,
+                "  rules:\n"
+                '    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE == "push"\n'
+                "      when: manual\n",
+                "  rules:\n"
+                '    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE == "push"\n',
+            ),
+        ),
+        # Reported on each apply job that inherits the rule.
+        kills=(Kill("CI-APPLY-MANUAL", anchor="apply:prod:\n"),),
+    ),
+    Mutant(
+        id="prod-apply-without-resource-group",
+        description="apply:prod may run twice at once (no resource group)",
+        edits=(
+            Edit(
+                CI,
+                "  resource_group: terraform-prod\n"
+                "  needs: [plan:prod, review:prod, compliance, apply:stage]\n",
+                "  needs: [plan:prod, review:prod, compliance, apply:stage]\n",
+            ),
+        ),
+        kills=(Kill("CI-APPLY-ENVIRONMENT", anchor="apply:prod:\n"),),
+    ),
+    Mutant(
+        id="apply-plans-afresh",
+        description="apply plans afresh with -auto-approve instead of the saved plan",
+        edits=(
+            Edit(
+                CI,
+                "    - terraform apply -input=false -lock-timeout=5m plan.tfplan\n",
+                "    - terraform apply -input=false -auto-approve -lock-timeout=5m\n",
+            ),
+        ),
+        kills=(Kill("CI-APPLY-SAVED-PLAN"),),
+    ),
+    Mutant(
+        id="build-receives-registry-password",
+        description="the registry password passed to the build as a build argument",
+        edits=(
+            Edit(
+                CI,
+                REVISION_ARG,
+                REVISION_ARG
+                + '        --opt build-arg:CI_REGISTRY_PASSWORD="$CI_REGISTRY_PASSWORD" \\\n',
+            ),
+        ),
+        kills=(Kill("CI-BUILD-ROOTLESS", anchor=BUILDCTL),),
+    ),
+    Mutant(
+        id="build-overrides-runtime-base",
+        description="the build job overrides the pinned runtime base digest",
+        edits=(
+            Edit(
+                CI,
+                REVISION_ARG,
+                REVISION_ARG
+                + '        --opt build-arg:RUNTIME_BASE_DIGEST="$RUNTIME_BASE_DIGEST" \\\n',
+            ),
+        ),
+        kills=(Kill("CI-BUILD-BASE-FIXED", anchor=BUILDCTL),),
+    ),
+    Mutant(
+        id="compliance-report-only-on-success",
+        description="the compliance JUnit is kept only when the job succeeds",
+        edits=(
+            Edit(
+                CI,
+                "  artifacts:\n    when: always\n    expire_in: 90 days\n"
+                "    paths:\n      - reports/\n    reports:\n"
+                "      junit: reports/junit.xml\n",
+                "  artifacts:\n    expire_in: 90 days\n"
+                "    paths:\n      - reports/\n    reports:\n"
+                "      junit: reports/junit.xml\n",
+                focus="expire_in",
+            ),
+        ),
+        # Reported at the artifacts mapping, whose first key is now expire_in.
+        kills=(Kill("CI-COMPLIANCE-REPORT"),),
+    ),
+    Mutant(
+        id="compliance-not-strict",
+        description="the merge check no longer runs the suite with --strict",
+        edits=(
+            Edit(
+                CI,
+                "      python3 -m pytest compliance/ --strict\n",
+                "      python3 -m pytest compliance/\n",
+            ),
+        ),
+        kills=(Kill("CI-COMPLIANCE-STRICT"),),
+    ),
+    Mutant(
+        id="prod-deploy-skips-stage",
+        description="deploy:prod no longer waits for deploy:stage",
+        edits=(
+            Edit(
+                CI,
+                "  needs: [apply:prod, deploy:stage]\n",
+                "  needs: [apply:prod]\n",
+            ),
+        ),
+        kills=(Kill("CI-DEPLOY-ORDER"),),
+    ),
+    Mutant(
+        id="deploy-without-rollback",
+        description="a failed rollout is no longer rolled back",
+        edits=(
+            Edit(
+                CI,
+                "        kubectl rollout undo deployment/runtime-api --namespace tenon\n",
+                "",
+            ),
+        ),
+        # Reported on each deploy job.
+        kills=(Kill("CI-DEPLOY-ROLLOUT", anchor="\ndeploy:prod:\n", at="deploy"),),
+    ),
+    Mutant(
+        id="ci-python-image-by-tag",
+        description="the Python job image referenced by tag, without its digest",
+        edits=(
+            Edit(
+                CI,
+                ".python:\n  image: python:3.11-slim-bookworm@sha256:"
+                "a36c24f9cbdf4fd0f52d67f0823eeac19c2028c637cecc392d97f980d4fec56b\n",
+                ".python:\n  image: python:3.11-slim-bookworm\n",
+                focus="image",
+            ),
+        ),
+        kills=(Kill("CI-IMAGE-PINNED"),),
+    ),
+    Mutant(
+        id="no-merge-request-pipelines",
+        description="merge requests no longer get a pipeline (no merge check runs)",
+        edits=(
+            Edit(
+                CI,
+                "    # A merge request gets a merge request pipeline: its required checks.\n"
+                '    - if: $CI_PIPELINE_SOURCE == "merge_request_event"\n',
+                "",
+            ),
+        ),
+        kills=(Kill("CI-MR-PIPELINES", anchor="workflow:"),),
+    ),
+    Mutant(
+        id="verify-job-scales-deployment",
+        description="the verify job scales the Deployment by hand",
+        edits=(
+            Edit(
+                CI,
+                "    - cat pods.txt\n",
+                "    - cat pods.txt\n"
+                "    - kubectl scale deployment/runtime-api --namespace tenon --replicas=3\n",
+                focus="kubectl scale",
+            ),
+        ),
+        kills=(Kill("CI-NO-OUT-OF-BAND-CHANGES"),),
+    ),
+    Mutant(
+        id="static-aws-key-in-ci",
+        description="a static AWS access key in the pipeline's variables",
+        edits=(
+            Edit(
+                CI,
+                "  AWS_DEFAULT_REGION: eu-central-1\n",
+                "  AWS_DEFAULT_REGION: eu-central-1\n"
+                "  AWS_ACCESS_KEY_ID: AKIAIOSFODNN7EXAMPLE\n",
+                focus="AWS_ACCESS_KEY_ID",
+            ),
+        ),
+        kills=(Kill("CI-NO-STATIC-CREDENTIALS"),),
+    ),
+    Mutant(
+        id="plan-not-saved",
+        description="the plan jobs no longer save their plan",
+        edits=(
+            Edit(
+                CI,
+                "    - terraform plan -input=false -lock-timeout=5m -out=plan.tfplan\n",
+                "    - terraform plan -input=false -lock-timeout=5m\n",
+            ),
+        ),
+        kills=(Kill("CI-PLAN-PER-ENVIRONMENT"),),
+    ),
+    Mutant(
+        id="sign-with-a-key",
+        description="the image signed with a stored private key instead of keyless",
+        edits=(
+            Edit(
+                CI,
+                "cosign sign --yes --bundle build/runtime-api.sigstore.json",
+                "cosign sign --yes --key env://COSIGN_PRIVATE_KEY "
+                "--bundle build/runtime-api.sigstore.json",
+            ),
+        ),
+        kills=(Kill("CI-SIGN-KEYLESS"),),
+        gap="CI-SIGN-KEYLESS does not notice a --key on cosign sign",
+    ),
+    Mutant(
+        id="sign-by-tag",
+        description="the image signed by its tag instead of its digest",
+        edits=(
+            Edit(
+                CI,
+                "cosign sign --yes --bundle build/runtime-api.sigstore.json "
+                '"$IMAGE_REPOSITORY@$IMAGE_DIGEST"',
+                "cosign sign --yes --bundle build/runtime-api.sigstore.json "
+                '"$IMAGE_REPOSITORY:latest"',
+            ),
+        ),
+        kills=(Kill("CI-SIGN-KEYLESS"),),
+    ),
+    Mutant(
+        id="deploy-stage-before-apply",
+        description="the deploy stage ordered before the apply stage",
+        edits=(Edit(CI, "  - apply\n  - deploy\n", "  - deploy\n  - apply\n"),),
+        kills=(Kill("CI-STAGES-ORDER", anchor="stages:"),),
+    ),
+    Mutant(
+        id="prod-not-verified",
+        description="the verify job of prod removed",
+        edits=(
+            Edit(
+                CI,
+                "\nverify:prod:\n"
+                "  extends: [.verify, .env-prod]\n"
+                "  resource_group: cluster-prod\n"
+                "  tags: [tenon-prod]\n"
+                "  needs: [deploy:prod, verify:stage]\n"
+                "  environment:\n"
+                "    name: prod\n"
+                "    deployment_tier: production\n"
+                "    action: verify\n",
+                "",
+            ),
+        ),
+        kills=(Kill("CI-VERIFY-AFTER-DEPLOY", anchor="\ndeploy:prod:\n", at="deploy"),),
+        also=dict.fromkeys(
+            (
+                "CI-IMAGE-PINNED",
+                "CI-NO-OUT-OF-BAND-CHANGES",
+                "CI-NO-STATIC-CREDENTIALS",
+            ),
+            "these controls check every job; the job verify:prod and its cases "
+            "are gone",
+        ),
+    ),
+)
+
 REPOSITORY_MUTANTS: tuple[Mutant, ...] = (
     *DOCKER_MUTANTS,
     *KUBERNETES_MUTANTS,
     *TERRAFORM_MUTANTS,
     *GOVERNANCE_MUTANTS,
+    *PIPELINE_MUTANTS,
 )

@@ -5,12 +5,14 @@ each available parser reads the whole text; the best of ``--rounds`` runs is
 reported in KB/s. Usage::
 
     python benchmarks/hcl_parse.py [--size-kb 1024] [--rounds 3]
-        [--python-hcl2-path DIR]
+        [--python-hcl2-path DIR] [--estate N]
 
 ``hcl2`` is whichever distribution owns that module name in the environment
 (bc-python-hcl2 is installed over python-hcl2); ``--python-hcl2-path`` points
 at a separate install of python-hcl2 (``pip install --target DIR``) so that
-both library versions can be measured side by side.
+both library versions can be measured side by side. ``--estate N`` also
+generates a stack of N buckets (2N resource instances, each with its
+versioning) and times loading the model and running the S3 controls on it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +28,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from tenon_compliance.loaders import hcl  # noqa: E402 - after the path setup
+from tenon_compliance.controls.base import all_controls  # noqa: E402
+from tenon_compliance.engine import cases, run_case  # noqa: E402
+from tenon_compliance.evidence import Evidence, Options  # noqa: E402
+from tenon_compliance.loaders import hcl, terraform  # noqa: E402 - after the path setup
 
 
 def corpus(size_kb: int) -> str:
@@ -68,12 +74,57 @@ def library(path: str | None) -> Parser | None:
     return module.loads, str(getattr(module, "__version__", "?"))
 
 
+_BUCKET = """\
+resource "aws_s3_bucket" "b{i}" {{
+  bucket = "${{local.name}}-bucket-{i}"
+  tags   = merge(local.tags, {{ Index = "{i}" }})
+}}
+
+resource "aws_s3_bucket_versioning" "b{i}" {{
+  bucket = aws_s3_bucket.b{i}.id
+
+  versioning_configuration {{
+    status = "Enabled"
+  }}
+}}
+"""
+
+
+def estate(count: int) -> None:
+    """Time loading and checking a generated stack of count buckets."""
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        stack = root / "infra/terraform/envs/prod"
+        stack.mkdir(parents=True)
+        header = 'locals {\n  name = "tenon-prod"\n  tags = { env = "prod" }\n}\n'
+        body = "\n".join(_BUCKET.format(i=i) for i in range(count))
+        (stack / "main.tf").write_text(header + body, encoding="utf-8")
+
+        evidence = Evidence(Options(root=root))
+        start = time.perf_counter()
+        tree = terraform.model(evidence)
+        loaded = time.perf_counter() - start
+        instances = len(tree.stacks[0].resources)
+        print(f"estate: {instances} instances loaded in {loaded:.2f} s")
+
+        start = time.perf_counter()
+        checked = 0
+        for control in all_controls():
+            if control.id.startswith("TF-S3-"):
+                results = [run_case(c, evidence) for c in cases(control, evidence)]
+                checked += len(results)
+        print(
+            f"estate: {checked} S3 cases checked in {time.perf_counter() - start:.2f} s"
+        )
+
+
 def main() -> None:
     """Print one line per parser: name, version, KB/s on the corpus."""
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     arguments.add_argument("--size-kb", type=int, default=1024)
     arguments.add_argument("--rounds", type=int, default=3)
     arguments.add_argument("--python-hcl2-path")
+    arguments.add_argument("--estate", type=int, default=0)
     options = arguments.parse_args()
 
     text = corpus(options.size_kb)
@@ -93,6 +144,8 @@ def main() -> None:
         parse, version = parser
         rate = best_rate(parse, text, options.rounds)
         print(f"{name:32} {version:8} {rate:10.0f} KB/s")
+    if options.estate:
+        estate(options.estate)
 
 
 if __name__ == "__main__":

@@ -320,3 +320,26 @@ def edit_at(root: Path, relative: str, line: int, old: str, new: str) -> None:
     assert old in lines[line - 1], lines[line - 1]
     lines[line - 1] = lines[line - 1].replace(old, new, 1)
     path.write_text("".join(lines))
+
+
+def test_a_shell_form_entrypoint_fails_because_distroless_has_no_shell(
+    repo_copy: Path,
+) -> None:
+    dockerfile = "docker/Dockerfile"
+    line = line_of(repo_copy, dockerfile, r"^ENTRYPOINT")
+    edit_at(
+        repo_copy,
+        dockerfile,
+        line,
+        'ENTRYPOINT ["python3", "-m", "tenon_probe"]',
+        "ENTRYPOINT python3 -m tenon_probe",
+    )
+
+    lines = finding_lines(run("PROBE-DOCKER-ENTRYPOINT", repo_copy))
+
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        f"{dockerfile}:{line}: [PROBE-DOCKER-ENTRYPOINT ACC-4] Dockerfile:runtime: "
+        "ENTRYPOINT does not start the probe service"
+    )
+    assert "found: ENTRYPOINT python3 -m tenon_probe)" in lines[0]

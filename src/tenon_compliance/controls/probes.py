@@ -856,6 +856,8 @@ def docker_entrypoint(subject: Subject, evidence: Evidence) -> Iterator[Violatio
         )
         return
     last = entrypoints[-1]
+    # Shell form runs /bin/sh -c, which the distroless runtime does not have:
+    # the service would never start (DOCKER-RUNTIME-NO-SHELL reports it too).
     argv = list(last.exec_form or [])
     if not _starts_service(argv):
         yield Violation(

@@ -316,3 +316,16 @@ def test_tampered_image_is_an_error_not_a_pass(repo: Path, tmp_path: Path) -> No
 
     assert result.outcome is Outcome.ERROR
     assert f"blob sha256:{layer.name}" in result.reason
+
+
+def test_unreadable_size_budget_is_an_error_not_a_pass(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TENON_IMAGE_BUDGET_MB", "lots")
+    built = build(tmp_path / "good")
+    pin_overlays(repo, built.digest)
+
+    (result,) = run_control("IMG-SIZE-BUDGET", repo, image=built.ref)
+
+    assert result.outcome is Outcome.ERROR
+    assert result.reason == "TENON_IMAGE_BUDGET_MB='lots': not a whole number of MiB"

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tenon_compliance.controls.base import control
-from tenon_compliance.errors import LoadError
+from tenon_compliance.errors import LoadError, ResolveError
 from tenon_compliance.evidence import ENVIRONMENTS, Evidence
 from tenon_compliance.image import ImageEvidence, load_image
 from tenon_compliance.image.files import ImageFile, final_tree
@@ -361,8 +361,14 @@ def no_build_toolchain(subject: Subject, evidence: Evidence) -> Iterator[Violati
 
 
 def size_budget() -> int:
-    """The compressed size budget in bytes (TENON_IMAGE_BUDGET_MB overrides)."""
-    return int(os.environ.get("TENON_IMAGE_BUDGET_MB", SIZE_BUDGET_MB)) * 1024 * 1024
+    """The compressed size budget in bytes (TENON_IMAGE_BUDGET_MB overrides).
+
+    Raises ResolveError when the override is not a whole number of megabytes.
+    """
+    raw = os.environ.get("TENON_IMAGE_BUDGET_MB", str(SIZE_BUDGET_MB))
+    if not raw.isdigit():
+        raise ResolveError(f"TENON_IMAGE_BUDGET_MB={raw!r}: not a whole number of MiB")
+    return int(raw) * 1024 * 1024
 
 
 @control(

@@ -52,7 +52,11 @@ def open_image(ref: str) -> ImageEvidence:
 
 
 def open_source(ref: str) -> tuple[BlobSource, Descriptor]:
-    """The blob source and root descriptor of ``ref``. Raises ImageError."""
+    """The blob source and root descriptor of an oci, oci-archive or registry ref.
+
+    Raises ImageError for anything else (``docker:`` goes through open_image,
+    since an older daemon's export has no manifest to start from).
+    """
     kind, _, rest = ref.partition(":")
     if not rest:
         raise ImageError(

@@ -1351,17 +1351,37 @@ def node_role_no_ssm(subject: Subject, evidence: Evidence) -> Iterator[Violation
     method=Method.STATIC,
     rationale="No human access to prod: access entries go to workload roles only.",
     remedy="Remove access entries for users, accounts or roles people can assume.",
-    subjects=resources("aws_eks_access_entry"),
+    subjects=resources("aws_eks_cluster"),
 )
 def eks_no_human_access(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
-    stack, entry = _pair(subject)
+    stack, cluster = _pair(subject)
+    for entry in stack.resources_of("aws_eks_access_entry"):
+        target = _entry_cluster(entry, cluster)
+        if isinstance(target, Unknown):
+            where = entry.attr("cluster_name").location
+            yield unresolved(where, f"{entry.address} cluster_name", target, "known")
+        elif target:
+            yield from _entry_principal(stack, entry)
+
+
+def _entry_cluster(entry: ResourceInstance, cluster: ResourceInstance) -> Any:
+    """True when the access entry is for this cluster (by reference or by name)."""
+    value = entry.value("cluster_name")
+    if isinstance(value, Unknown):
+        return value
+    if isinstance(value, Reference):
+        return value.target == cluster.address
+    return value == cluster.value("name")
+
+
+def _entry_principal(stack: Stack, entry: ResourceInstance) -> Iterator[Violation]:
     principal = entry.attr("principal_arn")
     role = followed(stack, principal, "aws_iam_role")
     if role is None:
         found = show(principal.value) if principal else "not set"
         yield Violation(
             principal.location,
-            "principal_arn is not a role of this stack",
+            f"{entry.address} principal_arn is not a role of this stack",
             "aws_iam_role.<name>.arn",
             found,
         )
@@ -1800,26 +1820,33 @@ def iam_no_wildcard(subject: Subject, evidence: Evidence) -> Iterator[Violation]
                 "named actions and resources",
                 "a negation",
             )
-        for action in statement.actions:
-            if (
-                text(action) is None
-                or text(action) == "*"
-                or str(text(action)).endswith(":*")
-            ):
-                yield Violation(
-                    statement.location,
-                    f"allows action {show(action)}",
-                    "named actions",
-                    show(action),
-                )
-        for resource in statement.resources:
-            if text(resource) is None or text(resource) == "*":
-                yield Violation(
-                    statement.location,
-                    f"allows resource {show(resource)}",
-                    "named resources",
-                    show(resource),
-                )
+        yield from _wildcards(statement, "action", statement.actions, _wild_action)
+        yield from _wildcards(
+            statement, "resource", statement.resources, _wild_resource
+        )
+
+
+def _wild_action(value: str) -> bool:
+    return value == "*" or value.endswith(":*")
+
+
+def _wild_resource(value: str) -> bool:
+    return value == "*"
+
+
+def _wildcards(
+    statement: Statement, what: str, values: Iterable[Any], wild: Predicate
+) -> Iterator[Violation]:
+    for value in values:
+        if isinstance(value, Unknown):
+            yield unresolved(statement.location, what, value, f"named {what}s")
+        elif text(value) is None or wild(text(value)):
+            yield Violation(
+                statement.location,
+                f"allows {what} {show(value)}",
+                f"named {what}s",
+                show(value),
+            )
 
 
 @control(

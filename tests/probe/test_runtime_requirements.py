@@ -24,14 +24,12 @@ def pinned() -> dict[str, tuple[str, list[str]]]:
     """name -> (version, hashes) as written in the requirements file."""
     text = REQUIREMENTS.read_text().replace("\\\n", " ")
     entries: dict[str, tuple[str, list[str]]] = {}
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if not line:
+    for raw in text.splitlines():
+        entry = raw.split("#", 1)[0].strip()
+        if not entry:
             continue
-        match = re.fullmatch(
-            r"([A-Za-z0-9._-]+)==(\S+)((?:\s+--hash=sha256:\S+)+)", line
-        )
-        assert match, f"{REQUIREMENTS.name}: not pinned with hashes: {line}"
+        match = re.fullmatch(PIN, entry)
+        assert match, f"{REQUIREMENTS.name}: not pinned with hashes: {entry}"
         hashes = re.findall(r"sha256:([0-9a-f]{64})", match.group(3))
         entries[canonicalize_name(match.group(1))] = (match.group(2), hashes)
     return entries

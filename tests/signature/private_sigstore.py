@@ -412,6 +412,40 @@ class PrivateSigstore:
             },
         )
 
+    def sign_digest_with_key(
+        self, digest: str, key: ec.EllipticCurvePrivateKey
+    ) -> bytes:
+        """A key-pair bundle over ``sha256:<hex>`` (``cosign sign --key --bundle``)."""
+        raw = bytes.fromhex(digest.split(":", 1)[1])
+        signature = key.sign(raw, ec.ECDSA(Prehashed(hashes.SHA256())))
+        pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        body = {
+            "apiVersion": "0.0.1",
+            "kind": "hashedrekord",
+            "spec": {
+                "data": {"hash": {"algorithm": "sha256", "value": raw.hex()}},
+                "signature": {
+                    "content": b64(signature),
+                    "publicKey": {"content": b64(pem)},
+                },
+            },
+        }
+        return json.dumps(
+            {
+                "mediaType": BUNDLE_V03,
+                "verificationMaterial": {
+                    "publicKey": {"hint": b64(key_id(key.public_key()))},
+                    "tlogEntries": [self.log_entry(body, "hashedrekord")],
+                },
+                "messageSignature": {
+                    "messageDigest": {"algorithm": "SHA2_256", "digest": b64(raw)},
+                    "signature": b64(signature),
+                },
+            }
+        ).encode()
+
     def sign_statement(
         self, statement: dict[str, Any], identity: GitLabIdentity | None = None
     ) -> bytes:

@@ -13,11 +13,14 @@ import re
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from private_sigstore import GitLabIdentity, PrivateSigstore, statement_about
 from signature_data import failures, run_control
 
 from tenon_compliance.errors import SignatureError
 from tenon_compliance.signature.cli import main
+from tenon_compliance.signature.keyed import load_public_key, verify_keyed_bundle
 from tenon_compliance.signature.policy import identity_policy, parse_signing_policy
 from tenon_compliance.signature.verify import (
     PRODUCTION_ROOT,
@@ -329,3 +332,65 @@ def test_stage_pinning_an_unsigned_image_fails_the_suite_control(
         "stage:image-signature"
     )
     assert f"subject does not name {OTHER}" in finding
+
+
+def _public_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def test_key_mode_bundle_signed_with_a_key_made_now_verifies(
+    instance: PrivateSigstore, root_file: Path
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    bundle = instance.sign_digest_with_key(DIGEST, key)
+
+    verified = verify_keyed_bundle(
+        bundle,
+        digest=DIGEST,
+        public_key=load_public_key(_public_pem(key), "key"),
+        trusted_root=load_trusted_root(root_file),
+        where="bundle.json",
+    )
+
+    assert verified.kind == "key"
+
+
+def test_key_mode_bundle_logged_in_another_instance_is_rejected(
+    root_file: Path,
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    bundle = PrivateSigstore().sign_digest_with_key(DIGEST, key)
+
+    with pytest.raises(SignatureError, match=r"bundle\.json: invalid log entry"):
+        verify_keyed_bundle(
+            bundle,
+            digest=DIGEST,
+            public_key=load_public_key(_public_pem(key), "k"),
+            trusted_root=load_trusted_root(root_file),
+            where="bundle.json",
+        )
+
+
+def test_key_mode_suite_control_passes_with_the_pinned_key(
+    instance: PrivateSigstore, root_file: Path, repo_copy: Path, tmp_path: Path
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    (repo_copy / "compliance/cosign.pub").write_bytes(_public_pem(key))
+    (repo_copy / "compliance/signing-policy.yaml").write_text(
+        "mode: key\npublic_key: compliance/cosign.pub\n"
+    )
+    _pin(repo_copy, DIGEST)
+    bundle = tmp_path / "bundle.json"
+    bundle.write_bytes(instance.sign_digest_with_key(DIGEST, key))
+
+    results = run_control(
+        "SIG-BUNDLE-VERIFIED",
+        repo_copy,
+        signature_bundle=bundle,
+        trusted_root=root_file,
+    )
+
+    assert len(results) == 3
+    assert failures(results) == []

@@ -49,6 +49,10 @@ from tenon_compliance.evidence import ENVIRONMENTS, Evidence
 from tenon_compliance.loaders import dockerfile as dockerfile_loader
 from tenon_compliance.loaders.kubernetes import KubeObject, Overlay, kubernetes
 from tenon_compliance.model import Location, Method, Severity, Subject, Violation
+from tenon_probe import server as probe_server
+from tenon_probe.config import parse_runtime_config
+from tenon_probe.errors import ConfigError
+from tenon_probe.server import Probe, route_for
 
 SERVICE_SOURCE = "src/tenon_probe"
 SERVICE_SUBJECT = "service:tenon_probe"
@@ -172,11 +176,7 @@ def observations(evidence: Evidence) -> Observations:
 
 def _service_source(evidence: Evidence) -> Location:
     """Where the route table is defined; LoadError if the import is other code."""
-    try:
-        package = importlib.import_module("tenon_probe.server")
-    except ImportError as error:
-        raise LoadError(SERVICE_SOURCE, None, f"cannot import: {error}") from error
-    imported = Path(package.__file__ or "").parent
+    imported = Path(probe_server.__file__ or "").parent
     for relative in sorted(_sources(evidence.root / SERVICE_SOURCE)):
         data = evidence.read_bytes(f"{SERVICE_SOURCE}/{relative}")
         running = imported / relative
@@ -646,15 +646,10 @@ def k8s_routes(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
         yield from _probe(deployment, container, field, meaning, listen_port)
 
 
-def _routes() -> dict[str, str]:
-    server = importlib.import_module("tenon_probe.server")
-    return {str(meaning.value): path for path, meaning in server.ROUTES.items()}
-
-
 _PROBES = (
-    ("livenessProbe", "liveness"),
-    ("startupProbe", "liveness"),
-    ("readinessProbe", "readiness"),
+    ("livenessProbe", Probe.LIVENESS),
+    ("startupProbe", Probe.LIVENESS),  # must not wait for dependencies either
+    ("readinessProbe", Probe.READINESS),
 )
 # The service answers /readyz within 1.5 s (its readiness budget), rounded up.
 READINESS_TIMEOUT_MIN_SECONDS = 2
@@ -664,16 +659,18 @@ def _probe(
     deployment: KubeObject,
     container: tuple[Any, ...],
     field: str,
-    meaning: str,
+    meaning: Probe,
     listen_port: int,
 ) -> Iterator[Violation]:
+    """One probe of the container: present, HTTP GET, right route, port, timeout."""
     probe = deployment.get(*container, field)
+    expected = route_for(meaning)
     if probe is None:
         if field != "startupProbe":  # a startup probe is optional
             yield Violation(
                 deployment.location(*container),
                 f"the container has no {field}",
-                f"{field}.httpGet on {_routes()[meaning]}",
+                f"{field}.httpGet on {expected}",
                 "none",
             )
         return
@@ -682,43 +679,59 @@ def _probe(
         yield Violation(
             deployment.location(*container, field),
             f"{field} is not an HTTP GET to the service",
-            f"httpGet {_routes()[meaning]}",
+            f"httpGet {expected}",
             ", ".join(sorted(probe)) if isinstance(probe, dict) else str(probe),
         )
         return
-    path = ("spec", "template", "spec", "containers", container[-1], field, "httpGet")
-    expected = _routes()[meaning]
-    if get.get("path") != expected:
+    at = (*container, field, "httpGet")
+    yield from _http_get(deployment, at, get, meaning, listen_port)
+    if field == "readinessProbe":
+        yield from _readiness_timeout(deployment, (*container, field), probe)
+
+
+def _http_get(
+    deployment: KubeObject,
+    at: tuple[Any, ...],
+    get: dict[str, Any],
+    meaning: Probe,
+    listen_port: int,
+) -> Iterator[Violation]:
+    field = at[-2]
+    if get.get("path") != route_for(meaning):
         yield Violation(
-            deployment.location(*path, "path"),
-            f"{field} asks a path that is not the service's {meaning} route",
-            f"path {expected}",
+            deployment.location(*at, "path"),
+            f"{field} asks a path that is not the service's {meaning.value} route",
+            f"path {route_for(meaning)}",
             f"path {get.get('path')}",
         )
-    port = _resolve_port(deployment, container, get.get("port"))
+    port = _resolve_port(deployment, at[:-2], get.get("port"))
     if port != listen_port:
         yield Violation(
-            deployment.location(*path, "port"),
+            deployment.location(*at, "port"),
             f"{field} port is not the port the service listens on",
             f"port {listen_port} (runtime.json listen.port)",
             f"port {get.get('port')} -> {port}",
         )
     if str(get.get("scheme", "HTTP")).upper() != "HTTP":
         yield Violation(
-            deployment.location(*path, "scheme"),
+            deployment.location(*at, "scheme"),
             f"{field} uses a scheme the service does not serve",
             "scheme HTTP",
             str(get.get("scheme")),
         )
-    if field == "readinessProbe":
-        timeout = probe.get("timeoutSeconds", 1)
-        if not isinstance(timeout, int) or timeout < READINESS_TIMEOUT_MIN_SECONDS:
-            yield Violation(
-                deployment.location(*container, field, "timeoutSeconds"),
-                "readinessProbe gives up before the service's readiness budget ends",
-                f"timeoutSeconds >= {READINESS_TIMEOUT_MIN_SECONDS}",
-                f"timeoutSeconds {timeout}",
-            )
+
+
+def _readiness_timeout(
+    deployment: KubeObject, at: tuple[Any, ...], probe: dict[str, Any]
+) -> Iterator[Violation]:
+    timeout = probe.get("timeoutSeconds", 1)  # Kubernetes' default is 1 s
+    if not isinstance(timeout, int) or timeout < READINESS_TIMEOUT_MIN_SECONDS:
+        yield Violation(
+            deployment.location(*at, "timeoutSeconds"),
+            "readinessProbe gives up before the service's readiness budget ends",
+            f"timeoutSeconds >= {READINESS_TIMEOUT_MIN_SECONDS}",
+            f"timeoutSeconds {timeout}",
+        )
 
 
 def _resolve_port(
@@ -740,14 +753,11 @@ def _listen_port(overlay: Overlay) -> int:
     text = config_map.get("data", CONFIG_KEY) if config_map else None
     if not isinstance(text, str):
         return DEFAULT_LISTEN_PORT
-    config = importlib.import_module("tenon_probe.config")
-    errors = importlib.import_module("tenon_probe.errors")
     try:
-        return int(config.parse_runtime_config(text, CONFIG_KEY).listen.port)
-    except errors.ConfigError:
-        return (
-            DEFAULT_LISTEN_PORT  # what the service does; PROBE-CONFIG-VALID reports it
-        )
+        return parse_runtime_config(text, CONFIG_KEY).listen.port
+    except ConfigError:
+        # What the service does then; PROBE-CONFIG-VALID reports the problem.
+        return DEFAULT_LISTEN_PORT
 
 
 @control(
@@ -790,11 +800,9 @@ def config_valid(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
             "none",
         )
         return
-    config = importlib.import_module("tenon_probe.config")
-    errors = importlib.import_module("tenon_probe.errors")
     try:
-        config.parse_runtime_config(text, CONFIG_KEY)
-    except errors.ConfigError as error:
+        parse_runtime_config(text, CONFIG_KEY)
+    except ConfigError as error:
         yield Violation(
             _line_in_block(key, text, error),
             "the service would refuse this runtime.json and never become ready",
@@ -803,7 +811,7 @@ def config_valid(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
         )
 
 
-def _line_in_block(key: Location, text: str, error: Any) -> Location:
+def _line_in_block(key: Location, text: str, error: ConfigError) -> Location:
     """The line inside a block scalar ``runtime.json: |`` the error points at."""
     if key.line is None:
         return key

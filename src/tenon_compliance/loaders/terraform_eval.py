@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tenon_compliance.loaders import hcl
-from tenon_compliance.model import Unknown
+from tenon_compliance.model import Location, Unknown
 
 # --- Values -----------------------------------------------------------------
 
@@ -107,6 +107,7 @@ class Scope:
     resources: set[str] = field(default_factory=set)
     local_files: dict[str, str] = field(default_factory=dict)
     _evaluating: set[str] = field(default_factory=set)
+    origins: dict[str, Location] = field(default_factory=dict)
 
     def bind(self, **names: Any) -> Scope:
         """A copy of the scope with extra names (``each``, ``count``, for vars)."""
@@ -122,6 +123,7 @@ class Scope:
             self.resources,
             self.local_files,
             self._evaluating,
+            self.origins,
         )
         return copy
 

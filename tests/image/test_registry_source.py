@@ -167,3 +167,31 @@ def test_redirect_on_the_same_host_keeps_the_token() -> None:
 def test_redirect_from_https_to_http_is_refused() -> None:
     with pytest.raises(ImageError, match="leaves HTTPS"):
         _redirect("https://registry.gitlab.com/v2/a", "http://storage.example.com/b")
+
+
+def test_registry_serving_a_tampered_layer_is_caught(
+    tmp_path: Path, good: Built
+) -> None:
+    with run_registry(tmp_path) as running:
+        running.push(good.path, REPOSITORY)
+        manifest = json.loads(
+            Path(good.path, "blobs/sha256", good.digest.split(":")[1]).read_bytes()
+        )
+        layer = manifest["layers"][1]["digest"]
+        hexdigest = layer.split(":")[1]
+        stored = (
+            tmp_path
+            / "storage/docker/registry/v2/blobs/sha256"
+            / hexdigest[:2]
+            / hexdigest
+            / "data"
+        )
+        data = bytearray(stored.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        stored.write_bytes(bytes(data))
+
+        image = open_image(f"registry:{running.host}/{REPOSITORY}@{good.digest}")
+        with pytest.raises(
+            ImageError, match=rf"blob {layer} does not match its digest"
+        ):
+            list(image.layers[1].entries())

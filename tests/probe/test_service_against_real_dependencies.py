@@ -111,8 +111,16 @@ def test_fifty_concurrent_readiness_requests_use_at_most_one_database_connection
     bursting = threading.Event()
 
     def sample() -> None:  # pg_stat_activity, over and over, during the burst
-        while bursting.is_set():
-            counts.append(healthy.postgres.connections_of(DB_USER))
+        admin = healthy.postgres.admin()
+        try:
+            while bursting.is_set():
+                rows = admin.run(
+                    "SELECT count(*) FROM pg_stat_activity WHERE usename = :user",
+                    user=DB_USER,
+                )
+                counts.append(int(rows[0][0]))
+        finally:
+            admin.close()
 
     bursting.set()
     sampler = threading.Thread(target=sample)

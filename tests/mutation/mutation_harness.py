@@ -55,6 +55,16 @@ class Run:
                 found.append(f"{case.outcome}: {case.reason}")
         return found
 
+    def renamed(self, text: str, placeholder: str) -> Run:
+        """The same run with text replaced in every case id.
+
+        The image's subject id carries its digest, which every image mutant
+        changes; naming it by a placeholder keeps the cases comparable.
+        """
+        return Run(
+            {key.replace(text, placeholder): case for key, case in self.cases.items()}
+        )
+
     def to_json(self) -> str:
         return json.dumps({key: vars(case) for key, case in self.cases.items()})
 
@@ -135,7 +145,7 @@ def killed_controls(clean: Run, mutated: Run) -> set[str]:
     return killed
 
 
-def finding_at(run: Run, control_id: str, file: str, line: int) -> bool:
+def finding_at(run: Run, control_id: str, file: str, line: int | None) -> bool:
     """Whether the control has a failed case with a finding at file:line."""
     return any(
         case.outcome == Outcome.FAILED.value

@@ -49,6 +49,8 @@ class Kill:
     file: str | None = None
     anchor: str | None = None
     at: str | None = None
+    # The control reports the file (or folder) as a whole, without a line.
+    whole_file: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,12 @@ class Applied:
 
     lines: tuple[tuple[str, int], ...]
 
-    def expected(self, kill: Kill, root: Path, first_file: str) -> tuple[str, int]:
-        """The file:line the kill's finding must name."""
+    def expected(
+        self, kill: Kill, root: Path, first_file: str
+    ) -> tuple[str, int | None]:
+        """The file:line the kill's finding must name (line None: no line)."""
+        if kill.whole_file and kill.file is not None:
+            return kill.file, None
         if kill.anchor is None:
             return self.lines[0] if kill.file is None else _first_for(self, kill.file)
         file = kill.file or first_file

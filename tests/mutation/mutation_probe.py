@@ -48,7 +48,8 @@ PROBE_MUTANTS = (
         edits=(
             Edit(
                 READINESS,
-                "                _log_failure(name, error)\n                ready = False\n",
+                "                _log_failure(name, error)\n"
+                "                ready = False\n",
                 "                _log_failure(name, error)\n",
             ),
         ),
@@ -75,7 +76,8 @@ PROBE_MUTANTS = (
         edits=(
             Edit(
                 SERVER,
-                "    def send_response(self, code: int, message: str | None = None) -> None:\n"
+                "    def send_response(self, code: int, message: str | None = None)"
+                " -> None:\n"
                 '        """The status line without the Server and Date headers."""\n'
                 "        self.log_request(code)\n"
                 "        self.send_response_only(code, message)\n\n",

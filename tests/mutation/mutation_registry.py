@@ -430,6 +430,18 @@ KUBERNETES_MUTANTS = (
         kills=(Kill("K8S-SECRET-PATHS-PER-ENV"),),
     ),
     Mutant(
+        id="stage-database-tls-not-verified",
+        description="stage's runtime.json asks for sslmode require, not verify-full",
+        edits=(
+            Edit(
+                f"{STAGE}/configmap.yaml",
+                '"sslmode": "verify-full"',
+                '"sslmode": "require"',
+            ),
+        ),
+        kills=(Kill("PROBE-CONFIG-VALID"),),
+    ),
+    Mutant(
         id="secrets-mount-writable",
         description="the secrets volume mounted read-write",
         edits=(
@@ -1183,6 +1195,85 @@ TERRAFORM_MUTANTS = (
     ),
 )
 
+SANDBOX_VERSIONS = """\
+terraform {
+  required_version = "1.11.4"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "6.27.0"
+    }
+  }
+
+  backend "s3" {
+    bucket       = "tenon-dev-terraform-state"
+    key          = "envs/sandbox/terraform.tfstate"
+    region       = "eu-central-1"
+    encrypt      = true
+    kms_key_id   = "alias/tenon-terraform-state"
+    use_lockfile = true
+  }
+}
+"""
+CDK_APP = '{"app": "python3 app.py"}\n'
+
+TERRAFORM_TREE_MUTANTS = (
+    Mutant(
+        id="sandbox-environment-stack",
+        description="a fourth environment stack, envs/sandbox, next to dev, stage "
+        "and prod",
+        edits=(Edit(f"{TF}/envs/sandbox/versions.tf", "", SANDBOX_VERSIONS),),
+        # Reported on the envs folder as a whole (no line).
+        kills=(Kill("TF-ENVIRONMENTS", file=f"{TF}/envs", whole_file=True),),
+        also=dict.fromkeys(
+            (
+                "TF-STACK-MANAGES-PLATFORM",
+                "TF-STACKS-SAME-CODE",
+                "TF-STACKS-SAME-SECURITY",
+                "TF-IAM-CI-TRUST-MAIN",
+                "TF-IAM-RUNTIME-POD-IDENTITY",
+                "TF-IAM-RUNTIME-SCOPE",
+            ),
+            "the empty sandbox stack is a new subject of every per-stack control "
+            "and manages none of the platform",
+        ),
+    ),
+    Mutant(
+        id="cdk-app-next-to-terraform",
+        description="an AWS CDK app (cdk.json) added under infra/",
+        edits=(Edit("infra/cdk/cdk.json", "", CDK_APP),),
+        kills=(
+            Kill("TF-IAC-IS-TERRAFORM", file="infra/cdk/cdk.json", whole_file=True),
+        ),
+    ),
+    Mutant(
+        id="module-variable-undocumented",
+        description="a database module variable loses its description",
+        edits=(
+            Edit(
+                f"{TF}/modules/database/variables.tf",
+                'variable "name" {\n  description = "Identifier of the database '
+                'instance and prefix of its resources, e.g. tenon-prod."\n',
+                'variable "name" {\n',
+            ),
+        ),
+        kills=(Kill("TF-LINT"),),
+    ),
+    Mutant(
+        id="multi-az-only-in-prod",
+        description="the database is multi-AZ in prod only (dev and stage differ)",
+        edits=(
+            Edit(
+                DATABASE,
+                "  multi_az               = true\n",
+                '  multi_az               = var.name == "tenon-prod"\n',
+            ),
+        ),
+        kills=(Kill("TF-STACKS-SAME-SECURITY"),),
+    ),
+)
+
 GOVERNANCE_MUTANTS = (
     Mutant(
         id="main-push-allowed",
@@ -1236,6 +1327,10 @@ GOVERNANCE_MUTANTS = (
 )
 
 CI = ".gitlab-ci.yml"
+MAIN_PUSH_RULE = (
+    "    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"
+    ' && $CI_PIPELINE_SOURCE == "push"\n'
+)
 BUILDCTL = "buildctl-daemonless.sh build"
 REVISION_ARG = '        --opt build-arg:REVISION="$CI_COMMIT_SHA" \\\n'
 
@@ -1246,11 +1341,8 @@ PIPELINE_MUTANTS = (
         edits=(
             Edit(
                 CI,
-                "  rules:\n"
-                '    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE == "push"\n'
-                "      when: manual\n",
-                "  rules:\n"
-                '    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE == "push"\n',
+                f"  rules:\n{MAIN_PUSH_RULE}      when: manual\n",
+                f"  rules:\n{MAIN_PUSH_RULE}",
             ),
         ),
         # Reported on each apply job that inherits the rule.
@@ -1289,7 +1381,8 @@ PIPELINE_MUTANTS = (
                 CI,
                 REVISION_ARG,
                 REVISION_ARG
-                + '        --opt build-arg:CI_REGISTRY_PASSWORD="$CI_REGISTRY_PASSWORD" \\\n',
+                + "        --opt build-arg:CI_REGISTRY_PASSWORD="
+                + '"$CI_REGISTRY_PASSWORD" \\\n',
             ),
         ),
         kills=(Kill("CI-BUILD-ROOTLESS", anchor=BUILDCTL),),
@@ -1302,7 +1395,8 @@ PIPELINE_MUTANTS = (
                 CI,
                 REVISION_ARG,
                 REVISION_ARG
-                + '        --opt build-arg:RUNTIME_BASE_DIGEST="$RUNTIME_BASE_DIGEST" \\\n',
+                + "        --opt build-arg:RUNTIME_BASE_DIGEST="
+                + '"$RUNTIME_BASE_DIGEST" \\\n',
             ),
         ),
         kills=(Kill("CI-BUILD-BASE-FIXED", anchor=BUILDCTL),),
@@ -1355,7 +1449,8 @@ PIPELINE_MUTANTS = (
         edits=(
             Edit(
                 CI,
-                "        kubectl rollout undo deployment/runtime-api --namespace tenon\n",
+                "        kubectl rollout undo deployment/runtime-api"
+                " --namespace tenon\n",
                 "",
             ),
         ),
@@ -1382,7 +1477,8 @@ PIPELINE_MUTANTS = (
         edits=(
             Edit(
                 CI,
-                "    # A merge request gets a merge request pipeline: its required checks.\n"
+                "    # A merge request gets a merge request pipeline:"
+                " its required checks.\n"
                 '    - if: $CI_PIPELINE_SOURCE == "merge_request_event"\n',
                 "",
             ),
@@ -1397,7 +1493,8 @@ PIPELINE_MUTANTS = (
                 CI,
                 "    - cat pods.txt\n",
                 "    - cat pods.txt\n"
-                "    - kubectl scale deployment/runtime-api --namespace tenon --replicas=3\n",
+                "    - kubectl scale deployment/runtime-api --namespace tenon"
+                " --replicas=3\n",
                 focus="kubectl scale",
             ),
         ),
@@ -1500,4 +1597,5 @@ REPOSITORY_MUTANTS: tuple[Mutant, ...] = (
     *TERRAFORM_MUTANTS,
     *GOVERNANCE_MUTANTS,
     *PIPELINE_MUTANTS,
+    *TERRAFORM_TREE_MUTANTS,
 )

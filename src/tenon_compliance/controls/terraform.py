@@ -6,6 +6,18 @@ every security control ("cannot be resolved statically: <reason>"): a guess
 would be a silent pass. Subjects are discovered, never listed by hand:
 ``stack:<env>`` for a stack, ``<env>:<address>`` for a resource instance,
 ``terraform:infra/terraform`` for properties of the whole tree.
+
+Known shortcomings:
+
+- the runtime's AWS identity is recognised through EKS Pod Identity only; an
+  IRSA role (OIDC trust on system:serviceaccount:tenon:runtime-api) would make
+  TF-IAM-RUNTIME-POD-IDENTITY fail, because the conventions use Pod Identity;
+- TF-IAM-NO-WILDCARD reads the stack's own policies (inline and
+  ``aws_iam_policy``), not AWS managed policies attached by ARN, and not KMS
+  key policies, whose ``"*"`` resource means "this key" by design;
+- TF-STACKS-SAME-SECURITY compares booleans and a fixed list of security
+  attribute names, with the environment's name blanked; an attribute outside
+  that list may differ between environments unnoticed.
 """
 
 from __future__ import annotations

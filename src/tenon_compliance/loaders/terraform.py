@@ -15,6 +15,18 @@ fails it) and never fetched. Each file is read once through
 ``load`` raises ``LoadError`` (``file:line: reason``) for a file that cannot be
 parsed, a symlink that leaves the repository, a duplicate resource, local or
 variable, and a local module source that does not exist.
+
+Known shortcomings (each leaves a value Unknown, so controls fail closed):
+
+- declared variable ``type``s are not applied: a tfvars string "3" stays a
+  string where Terraform would convert it to a number;
+- outputs of a module called with ``count``/``for_each`` are not indexed;
+- ``*_override.tf`` files are not merged, and ``moved``, ``import`` and
+  ``check`` blocks are ignored (they change no resolved attribute);
+- ``file()``, ``templatefile()`` and provider-defined functions are evaluated
+  only at apply;
+- a value's origin (``Attr.origin``) is followed only through direct
+  ``var.<name>`` pass-through, not through locals or expressions.
 """
 
 from __future__ import annotations

@@ -107,3 +107,16 @@ def test_protection_of_another_branch_does_not_count(repo_copy: Path) -> None:
 
 def test_the_mutations_cover_every_governance_control() -> None:
     assert {m.control for m in MUTATIONS} == set(CONTROLS)
+
+
+@needs_stacks
+def test_code_owner_approval_without_a_codeowners_file_fails(repo_copy: Path) -> None:
+    for relative in ("CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS"):
+        (repo_copy / relative).unlink(missing_ok=True)
+    text = (repo_copy / GOVERNANCE).read_text(encoding="utf-8").splitlines()
+    number = next(
+        i for i, line in enumerate(text, 1) if "code_owner_approval_required" in line
+    )
+    lines = failures(run_control("GOV-MAIN-PROTECTED", repo_copy))
+    assert lines[0].startswith(f"{GOVERNANCE}:{number}: [GOV-MAIN-PROTECTED ")
+    assert "the repository has no CODEOWNERS file" in lines[0]

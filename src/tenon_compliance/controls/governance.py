@@ -29,6 +29,8 @@ from tenon_compliance.model import Method, Severity, Subject, Unknown, Violation
 
 PROTECTED_BRANCH = "main"
 PRODUCTION = "prod"
+# Where GitLab looks for code owners, in its order of precedence.
+CODEOWNERS = ("CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS")
 
 
 def gitlab_projects(evidence: Evidence) -> list[Subject]:
@@ -104,6 +106,37 @@ def main_protected(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
             "true",
             is_true,
         )
+        if protection.value("code_owner_approval_required") is True:
+            yield from _code_owners(evidence, protection)
+
+
+def _code_owners(
+    evidence: Evidence, protection: ResourceInstance
+) -> Iterator[Violation]:
+    """Code-owner approval means nothing without a CODEOWNERS file with rules."""
+    for relative in CODEOWNERS:
+        if (evidence.root / relative).is_file():
+            text = evidence.read_bytes(relative).decode("utf-8", errors="replace")
+            rules = [
+                line
+                for line in text.splitlines()
+                if line.strip() and not line.lstrip().startswith(("#", "["))
+            ]
+            if rules:
+                return
+            yield Violation(
+                protection.attr("code_owner_approval_required").location,
+                f"{relative} names no code owner",
+                "at least one CODEOWNERS rule",
+                "no rule",
+            )
+            return
+    yield Violation(
+        protection.attr("code_owner_approval_required").location,
+        "code-owner approval is required but the repository has no CODEOWNERS file",
+        " or ".join(CODEOWNERS),
+        "none",
+    )
 
 
 @control(

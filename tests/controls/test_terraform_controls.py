@@ -76,6 +76,14 @@ def finding_line(path: Path, mutation: Mutation) -> int:
 
 MUTATIONS = [
     Mutation(
+        "TF-NO-SECRET-LITERALS",
+        DATABASE,
+        'engine_version = "17.5"',
+        'engine_version = "17.5"\n  admin_password = "Sup3r-s3cret"',
+        "local admin_password is set to a literal secret value",
+        at="admin_password",
+    ),
+    Mutation(
         "TF-LINT",
         f"{TF}/modules/database/variables.tf",
         'variable "instance_class" {\n  description =',

@@ -824,19 +824,26 @@ def _secret_violation(location: Location, what: str) -> Violation:
 
 
 def _secret_defaults(files: Iterable[Any]) -> Iterator[Violation]:
+    """Variable defaults and locals with a secret's name and a literal value."""
     for file in files:
         for block in file.body.blocks:
-            if block.type != "variable" or not block.labels:
-                continue
-            default = block.body.attributes.get("default")
-            name = block.labels[0]
-            if default is None or not _secret_name(name):
-                continue
-            value = getattr(default.expr, "value", None)
-            if _literal_secret(value):
-                yield _secret_violation(
-                    Location(file.path, default.line), f"variable {name} defaults"
-                )
+            if block.type == "variable" and block.labels:
+                default = block.body.attributes.get("default")
+                name = block.labels[0]
+                literal = getattr(getattr(default, "expr", None), "value", None)
+                if (
+                    default is not None
+                    and _secret_name(name)
+                    and _literal_secret(literal)
+                ):
+                    where = Location(file.path, default.line)
+                    yield _secret_violation(where, f"variable {name} defaults")
+            elif block.type == "locals":
+                for name, attribute in block.body.attributes.items():
+                    value = getattr(attribute.expr, "value", None)
+                    if _secret_name(name) and _literal_secret(value):
+                        where = Location(file.path, attribute.line)
+                        yield _secret_violation(where, f"local {name} is set")
 
 
 def _secret_resources(stack: Stack) -> Iterator[Violation]:

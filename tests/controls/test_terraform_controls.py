@@ -77,6 +77,15 @@ def finding_line(path: Path, mutation: Mutation) -> int:
 MUTATIONS = [
     Mutation(
         "TF-NO-SECRET-LITERALS",
+        f"{PROD}/variables.tf",
+        "# Environments differ only",
+        'variable "gitlab_token" {\n  default = "glpat-0123456789"\n}\n'
+        "# Environments differ only",
+        "variable gitlab_token defaults to a literal secret value",
+        at='default = "glpat',
+    ),
+    Mutation(
+        "TF-NO-SECRET-LITERALS",
         DATABASE,
         'engine_version = "17.5"',
         'engine_version = "17.5"\n  admin_password = "Sup3r-s3cret"',

@@ -187,3 +187,26 @@ def test_binary_file_named_tf_is_refused() -> None:
 def test_byte_order_mark_and_crlf_are_accepted() -> None:
     parsed = hcl.parse_bytes(b'\xef\xbb\xbfa = "x"\r\nb = 2\r\n', "win.tf")
     assert parsed.body.attributes["b"] == hcl.Attribute("b", hcl.Literal(2, 2), 2)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        pytest.param(
+            "a = " + "1" * 5000 + "\n", r"^big\.tf:1: number too long", id="long-number"
+        ),
+        pytest.param(
+            "a = x." + "1" * 5000 + "\n",
+            r"^big\.tf:1: number too long",
+            id="long-legacy-index",
+        ),
+        pytest.param(
+            'a = "\\UFFFFFFFF"\n',
+            r"^big\.tf:1: invalid unicode escape",
+            id="escape-beyond-unicode",
+        ),
+    ],
+)
+def test_out_of_range_literals_are_load_errors(source: str, message: str) -> None:
+    with pytest.raises(LoadError, match=message):
+        hcl.parse(source, "big.tf")

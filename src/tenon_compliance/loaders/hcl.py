@@ -466,7 +466,8 @@ class _Parser:
         number = _DIGITS.match(self.text, self.pos)
         if number:
             self.pos = number.end()
-            return Index(node, Literal(int(number.group()), node.line), node.line)
+            index = self.number(number.group(), is_float=False)
+            return Index(node, Literal(index, node.line), node.line)
         return GetAttr(node, self.ident("an attribute name after '.'"), node.line)
 
     def index(self, node: Any) -> Index:
@@ -509,11 +510,16 @@ class _Parser:
             self.pos = number.end()
             literal = number.group()
             is_float = "." in literal or "e" in literal or "E" in literal
-            value = float(literal) if is_float else int(literal)
-            return Literal(value, self.line(pos))
+            return Literal(self.number(literal, is_float=is_float), self.line(pos))
         if _IDENT.match(text, pos):
             return self.name_or_call()
         raise self.error(f"expected an expression, found {self.describe()}")
+
+    def number(self, literal: str, *, is_float: bool) -> int | float:
+        try:
+            return float(literal) if is_float else int(literal)
+        except ValueError as error:
+            raise self.error(f"number too long ({len(literal)} digits)") from error
 
     def name_or_call(self) -> Any:
         line = self.line()
@@ -730,7 +736,7 @@ class _Parser:
             self.pos += 2 + width
             try:
                 return chr(int(digits, 16))
-            except ValueError as error:
+            except (ValueError, OverflowError) as error:
                 raise self.error(f"invalid unicode escape \\{char}{digits}") from error
         raise self.error(f"invalid escape sequence \\{char}")
 

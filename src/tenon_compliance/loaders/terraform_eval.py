@@ -85,6 +85,19 @@ class Encoded:
         return json.dumps(self.value, default=str, sort_keys=True)
 
 
+# What a built-in function raises on arguments Terraform would reject.
+_FUNCTION_ERRORS = (
+    TypeError,
+    ValueError,
+    KeyError,
+    IndexError,
+    ZeroDivisionError,
+    OverflowError,
+    AttributeError,
+    StopIteration,
+)
+
+
 class EvalFailure(Exception):
     """An expression that Terraform itself would reject (inside ``try``)."""
 
@@ -402,7 +415,7 @@ def _call(node: hcl.Call, scope: Scope) -> Any:  # noqa: PLR0911 - fail-closed e
                 )
     try:
         return function(*args)
-    except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError) as error:
+    except _FUNCTION_ERRORS as error:
         raise EvalFailure(f"{name}() ({where(scope, node)}) failed: {error}") from error
 
 
@@ -466,9 +479,9 @@ def _binary(node: hcl.Binary, scope: Scope) -> Any:
     left, right = _number(left, node, scope), _number(right, node, scope)
     try:
         result = _ARITHMETIC[node.op](left, right)
-    except ZeroDivisionError as error:
+    except (ZeroDivisionError, OverflowError, TypeError, ValueError) as error:
         raise EvalFailure(
-            f"{node.op} ({where(scope, node)}) divides by zero"
+            f"{node.op} ({where(scope, node)}) failed: {error}"
         ) from error
     return _normalise_number(result) if node.op in "+-*/%" else result
 

@@ -142,6 +142,7 @@ HCL_ALPHABET = st.sampled_from(
         "${",
         "%{",
         "...",
+        "9" * 4400,  # beyond Python's default limit for int("...")
     ]
 )
 

@@ -35,6 +35,7 @@ Known limits, each a deliberate trade-off:
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import re
 from collections import Counter
@@ -44,6 +45,7 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 import kubernetes_validate  # type: ignore[import-untyped]
+from referencing import Registry, Resource
 
 from tenon_compliance.controls.base import control
 from tenon_compliance.errors import LoadError
@@ -1837,11 +1839,12 @@ def _schema_error(
     custom = schemas.get((obj.api_version, obj.kind))
     try:
         if custom is None:
-            kubernetes_validate.validate(obj.body, KUBERNETES_VERSION, strict=True)
+            validator = _builtin_validator(obj.api_version, obj.kind)
+            if validator is None:
+                return (), f"no schema for {obj.api_version}/{obj.kind}"
+            validator.validate(obj.body)
         else:
             jsonschema.validate(obj.body, custom[1])
-    except kubernetes_validate.SchemaNotFoundError:
-        return (), f"no schema for {obj.api_version}/{obj.kind}"
     except kubernetes_validate.InvalidSchemaError as error:
         return (), f"the schema for {obj.api_version}/{obj.kind} is invalid: {error}"
     except jsonschema.SchemaError as error:
@@ -1851,6 +1854,42 @@ def _schema_error(
     if obj.kind == "SecretProviderClass" and OBJECTS_SCHEMA in schemas:
         return _objects_error(obj, schemas[OBJECTS_SCHEMA][1])
     return None
+
+
+@functools.cache
+def _builtin_validator(api_version: str, kind: str) -> Any | None:
+    """The strict validator of one built-in kind, or None when there is no schema.
+
+    kubernetes_validate.validate reads and parses its large definitions file
+    on every call; building each kind's validator once per process is what
+    keeps this control fast on large estates. The schema layout is the one of
+    the pinned kubernetes-validate release.
+    """
+    versions = [
+        version
+        for version in kubernetes_validate.utils.all_versions()
+        if _minor(version) <= _minor(KUBERNETES_VERSION)
+    ]
+    folder = f"kubernetes-json-schema/v{versions[-1]}-local-strict"
+    group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    try:
+        schema = _schema_file(f"{folder}/{kind.lower()}-{group}.json")
+    except FileNotFoundError:
+        return None
+    definitions = _schema_file(f"{folder}/_definitions.json")
+    registry = Resource.from_contents(definitions) @ (
+        Resource.from_contents(schema) @ Registry()
+    )
+    return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+
+
+def _minor(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".")[:2])
+
+
+@functools.cache
+def _schema_file(name: str) -> Any:
+    return kubernetes_validate.utils.schema_contents(name, KUBERNETES_VERSION)
 
 
 def _objects_error(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import re
 import shlex
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -104,13 +105,24 @@ def _joined(lines: Iterable[ScriptLine]) -> Iterator[ScriptLine]:
         yield pending
 
 
+_COMMANDS: weakref.WeakKeyDictionary[Job, list[Command]] = weakref.WeakKeyDictionary()
+
+
 def commands(job: Job) -> list[Command]:
     """Every simple command of a job's before_script, script and after_script.
 
     ``cwd`` follows ``cd`` commands (relative to the project directory), so a
     path a command writes can be compared with the job's artifact paths;
     before_script and script share one shell, after_script starts afresh.
+    Splitting shell words is the costly part of most pipeline controls, so
+    each job is split once per run (the cache lives as long as the job).
     """
+    if job not in _COMMANDS:
+        _COMMANDS[job] = _split_commands(job)
+    return _COMMANDS[job]
+
+
+def _split_commands(job: Job) -> list[Command]:
     found: list[Command] = []
     cwd = ""
     for section in ("before_script", "script", "after_script"):

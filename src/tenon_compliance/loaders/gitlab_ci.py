@@ -267,9 +267,12 @@ class Artifacts:
     location: Location
 
 
-@dataclass
+@dataclass(eq=False)
 class Job:
-    """A (non-hidden) job after includes, extends, references and defaults."""
+    """A (non-hidden) job after includes, extends, references and defaults.
+
+    Jobs compare by identity, so what is derived from one can be cached.
+    """
 
     name: str
     location: Location

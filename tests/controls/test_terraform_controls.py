@@ -76,6 +76,15 @@ def finding_line(path: Path, mutation: Mutation) -> int:
 
 MUTATIONS = [
     Mutation(
+        "TF-SG-NO-ADMIN-PORTS",
+        DATABASE,
+        'from the cluster nodes only"',
+        'from the cluster nodes only"\n  ingress = [{ protocol = "-1", from_port = 0,'
+        ' to_port = 0, cidr_blocks = ["10.0.0.0/8"] }]',
+        "admits SSH (ports 0-65535)",
+        at="ingress = [",
+    ),
+    Mutation(
         "TF-NO-SECRET-LITERALS",
         f"{PROD}/variables.tf",
         "# Environments differ only",

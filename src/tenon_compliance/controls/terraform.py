@@ -909,10 +909,34 @@ class _Rule:
         self.sources = sources
 
 
+def _inline_ingress(group: ResourceInstance) -> list[BlockValue]:
+    """Inline ingress rules, written as blocks or as ``ingress = [{...}]``."""
+    rules = list(group.blocks_of("ingress"))
+    attribute = group.attr("ingress")
+    if isinstance(attribute, Missing):
+        return rules
+    items = attribute.value if isinstance(attribute.value, list) else [attribute.value]
+    for item in items:
+        fields = item if isinstance(item, dict) else {}
+        block = BlockValue("ingress", (), attribute.location)
+        for name in (
+            "protocol",
+            "from_port",
+            "to_port",
+            "cidr_blocks",
+            "ipv6_cidr_blocks",
+        ):
+            value = item if isinstance(item, Unknown) else fields.get(name)
+            if name in fields or isinstance(item, Unknown):
+                block.attributes[name] = Attr(name, value, attribute.location)
+        rules.append(block)
+    return rules
+
+
 def ingress_rules(stack: Stack) -> Iterator[_Rule]:
     """Every ingress rule of the stack: inline, aws_security_group_rule, vpc rule."""
     for group in stack.resources_of("aws_security_group"):
-        for index, block in enumerate(group.blocks_of("ingress")):
+        for index, block in enumerate(_inline_ingress(group)):
             yield _Rule(
                 f"{group.address} ingress[{index}]",
                 block.location,

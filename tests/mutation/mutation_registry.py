@@ -864,8 +864,6 @@ TERRAFORM_MUTANTS = (
         ),
         kills=(Kill("TF-NO-SECRET-LITERALS"),),
         also={"TF-STACKS-SAME-CODE": SAME_CODE},
-        gap="TF-NO-SECRET-LITERALS reads tfvars, variable defaults and resource "
-        "arguments, not locals",
     ),
     Mutant(
         id="password-literal-in-tfvars",

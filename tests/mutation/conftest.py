@@ -59,11 +59,22 @@ def kill_matrix(rows: list[dict[str, Any]]) -> dict[str, Any]:
     survivors = [c for c in controls if "killed" not in matrix[c].values()]
     return {
         "generated": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        # False when only some mutants ran (pytest -k, a failed collection).
+        "complete": len(rows) == registered_mutants(),
         "controls": controls,
         "mutants": rows,
         "matrix": matrix,
         "controls_not_killed": survivors,
     }
+
+
+def registered_mutants() -> int:
+    """How many mutants the registries hold (repository, image, probe)."""
+    from mutation_image import IMAGE_MUTANTS  # noqa: PLC0415 - only when writing
+    from mutation_probe import PROBE_MUTANTS  # noqa: PLC0415
+    from mutation_registry import REPOSITORY_MUTANTS  # noqa: PLC0415
+
+    return len(REPOSITORY_MUTANTS) + len(IMAGE_MUTANTS) + len(PROBE_MUTANTS)
 
 
 def markdown(matrix: dict[str, Any]) -> str:
@@ -72,7 +83,8 @@ def markdown(matrix: dict[str, Any]) -> str:
         "# Mutation kill matrix",
         "",
         f"Generated {matrix['generated']} from {len(matrix['mutants'])} mutants "
-        f"over {len(matrix['controls'])} controls.",
+        f"over {len(matrix['controls'])} controls"
+        + ("." if matrix["complete"] else " (a partial run: not every mutant ran)."),
         "",
         "| Control | Killed by |",
         "|---|---|",

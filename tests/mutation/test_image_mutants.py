@@ -23,7 +23,7 @@ from mutation_harness import (
     run_all,
 )
 from mutation_image import IMAGE_MUTANTS, OTHER_DIGEST, EvidenceMutant
-from mutation_model import apply_mutant
+from mutation_model import Mutant, apply_mutant
 
 from tenon_compliance.engine import Outcome
 from tenon_compliance.image.writer import Entry
@@ -37,6 +37,10 @@ from tests.signature.private_sigstore import (
 
 OVERLAYS = ("dev", "stage", "prod")
 IMAGE = "<image under test>"
+# The good evidence: nothing changed.
+CLEAN = EvidenceMutant(
+    Mutant(id="clean", description="the good evidence", edits=(), kills=())
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +64,7 @@ def evidence_for(
     mutant: EvidenceMutant | None = None,
 ) -> tuple[Path, dict[str, Any], str]:
     """A pinned copy, the image and its bundle; returns (root, options, digest)."""
-    mutant = mutant or EvidenceMutant(mutant=None)  # type: ignore[arg-type]
+    mutant = mutant or CLEAN
     root = copy_repository(tmp_path / "repo")
     built = build(tmp_path / "image", layers=_layers(mutant), config=_config(mutant))
     _pin_overlays(root, built.digest)

@@ -216,6 +216,35 @@ spec:
 
 KUBERNETES_MUTANTS = (
     Mutant(
+        id="container-adds-net-admin",
+        description="the runtime container adds the NET_ADMIN capability",
+        edits=(
+            Edit(
+                DEPLOYMENT,
+                "              drop:\n                - ALL\n",
+                "              drop:\n                - ALL\n"
+                "              add:\n                - NET_ADMIN\n",
+                focus="add:",
+            ),
+        ),
+        kills=(Kill("K8S-CONTAINER-SECURITY-CONTEXT"),),
+    ),
+    Mutant(
+        id="prod-egress-to-the-internet",
+        description="prod's egress policy opens 5432 and 443 to 0.0.0.0/0 instead "
+        "of the VPC",
+        edits=(
+            Edit(
+                f"{PROD}/kustomization.yaml",
+                "        value: 10.30.0.0/16\n",
+                "        value: 0.0.0.0/0\n",
+            ),
+        ),
+        kills=(Kill("K8S-NETWORK-DEFAULT-DENY"),),
+        gap="K8S-NETWORK-DEFAULT-DENY checks that a default-deny policy exists, not "
+        "what the allow policies open: egress to the whole internet passes",
+    ),
+    Mutant(
         id="prod-one-replica",
         description="prod scaled down to one replica",
         edits=(Edit(f"{PROD}/kustomization.yaml", "    count: 3\n", "    count: 1\n"),),
@@ -586,6 +615,14 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_ssh" {
   to_port           = 22
 }
 """
+ANY_PROTOCOL_RULE = """
+resource "aws_vpc_security_group_ingress_rule" "endpoints_any" {
+  security_group_id = aws_security_group.endpoints.id
+  description       = "everything from the corporate network"
+  cidr_ipv4         = "10.0.0.0/8"
+  ip_protocol       = "-1"
+}
+"""
 HUMAN_ACCESS = """
 resource "aws_eks_access_entry" "oncall" {
   cluster_name  = var.cluster_name
@@ -605,6 +642,32 @@ PROD_BACKEND = """
 """
 
 TERRAFORM_MUTANTS = (
+    Mutant(
+        id="sg-every-protocol-from-private-range",
+        description="a security group rule admitting every protocol and port "
+        "(22 included) from 10.0.0.0/8",
+        edits=(
+            Edit(
+                NETWORK,
+                '\nresource "aws_vpc_endpoint" "s3" {',
+                ANY_PROTOCOL_RULE + '\nresource "aws_vpc_endpoint" "s3" {',
+                focus="resource",
+            ),
+        ),
+        kills=(Kill("TF-SG-NO-ADMIN-PORTS"),),
+    ),
+    Mutant(
+        id="rds-publicly-accessible",
+        description="the database made publicly accessible",
+        edits=(
+            Edit(
+                DATABASE,
+                "publicly_accessible    = false",
+                "publicly_accessible    = true",
+            ),
+        ),
+        kills=(Kill("TF-RDS-ENCRYPTED-PRIVATE"),),
+    ),
     Mutant(
         id="eks-public-endpoint",
         description="the EKS API endpoint opened to the internet",
@@ -1274,6 +1337,18 @@ TERRAFORM_TREE_MUTANTS = (
 
 GOVERNANCE_MUTANTS = (
     Mutant(
+        id="main-force-push-allowed",
+        description="force pushes to main allowed",
+        edits=(
+            Edit(
+                GOVERNANCE,
+                "allow_force_push             = false",
+                "allow_force_push             = true",
+            ),
+        ),
+        kills=(Kill("GOV-MAIN-PROTECTED"),),
+    ),
+    Mutant(
         id="main-push-allowed",
         description="developers may push to main directly",
         edits=(
@@ -1333,6 +1408,34 @@ BUILDCTL = "buildctl-daemonless.sh build"
 REVISION_ARG = '        --opt build-arg:REVISION="$CI_COMMIT_SHA" \\\n'
 
 PIPELINE_MUTANTS = (
+    Mutant(
+        id="compliance-allowed-to-fail",
+        description="the merge check may fail without blocking the pipeline",
+        edits=(
+            Edit(
+                CI,
+                "compliance:\n  stage: compliance\n",
+                "compliance:\n  stage: compliance\n  allow_failure: true\n",
+                focus="allow_failure",
+            ),
+        ),
+        kills=(Kill("CI-COMPLIANCE-REPORT"),),
+        gap="no CI control reads allow_failure on the compliance job: a failing "
+        "merge check would not block the merge",
+    ),
+    Mutant(
+        id="deploy-client-side-apply",
+        description="deploy applies the overlay client-side, not server-side",
+        edits=(
+            Edit(
+                CI,
+                "    - kubectl apply --server-side --force-conflicts "
+                "--field-manager=gitlab-ci --filename rendered.yaml\n",
+                "    - kubectl apply --filename rendered.yaml\n",
+            ),
+        ),
+        kills=(Kill("CI-DEPLOY-ROLLOUT"),),
+    ),
     Mutant(
         id="apply-without-manual-review",
         description="terraform apply runs on main without the manual review",

@@ -1,15 +1,22 @@
 """Collects each mutant's row and writes the kill matrix when the session ends.
 
 Each mutant test attaches its row (which controls it was meant to kill and
-which it did kill) as a user property; xdist carries user properties back to
-the main process, so the matrix is complete under ``-n auto`` too. The matrix
-goes to ``reports/mutation-kill-matrix.json`` and ``.md``, written to a
-temporary file in ``reports/`` and renamed, so a reader never sees half.
+which it did kill) as a user property. Every process that ran mutant tests
+(each xdist worker, or the single process) adds its rows to a spool folder
+that all processes of the run share (the run's temporary base folder), then,
+holding a lock, merges every spool file and rewrites the matrix: the last
+process to finish writes the complete one. This does not rely on the main
+xdist process, which does not load this conftest when it is given ``tests/``.
+
+The matrix goes to ``reports/mutation-kill-matrix.json`` and ``.md``, each
+written to a temporary file in ``reports/`` and renamed, so a reader never
+sees half of one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import tempfile
@@ -25,8 +32,19 @@ REPORTS = Path(__file__).resolve().parents[2] / "reports"
 MATRIX_JSON = REPORTS / "mutation-kill-matrix.json"
 MATRIX_MD = REPORTS / "mutation-kill-matrix.md"
 
-# The rows seen by this process (in the main one under xdist).
-_CURRENT: list[dict[str, Any]] = []
+# The rows this process saw, and the run's shared spool folder.
+_ROWS: list[dict[str, Any]] = []
+_SPOOL: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _kill_matrix_spool(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Locate the spool: the base temporary folder all workers of a run share."""
+    base = tmp_path_factory.getbasetemp()
+    worker = getattr(request.config, "workerinput", None)
+    _SPOOL.append((base.parent if worker else base) / "mutation-kill-rows")
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -34,15 +52,25 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     for name, value in report.user_properties:
         if name == ROW_PROPERTY:
-            _CURRENT.append(json.loads(str(value)))
+            _ROWS.append(json.loads(str(value)))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if hasattr(session.config, "workerinput") or not _CURRENT:
-        return  # an xdist worker, or no mutant ran: the main process writes
-    matrix = kill_matrix(_CURRENT)
-    write_atomically(MATRIX_JSON, json.dumps(matrix, indent=2) + "\n")
-    write_atomically(MATRIX_MD, markdown(matrix))
+    if not _ROWS or not _SPOOL:
+        return
+    spool = _SPOOL[0]
+    spool.mkdir(parents=True, exist_ok=True)
+    name = getattr(session.config, "workerinput", {}).get("workerid", "main")
+    with (spool / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        (spool / f"{name}.json").write_text(json.dumps(_ROWS), encoding="utf-8")
+        rows: dict[str, dict[str, Any]] = {}
+        for part in sorted(spool.glob("*.json")):
+            for row in json.loads(part.read_text(encoding="utf-8")):
+                rows[row["mutant"]] = row
+        matrix = kill_matrix(list(rows.values()))
+        write_atomically(MATRIX_JSON, json.dumps(matrix, indent=2) + "\n")
+        write_atomically(MATRIX_MD, markdown(matrix))
 
 
 def kill_matrix(rows: list[dict[str, Any]]) -> dict[str, Any]:

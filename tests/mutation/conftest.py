@@ -131,11 +131,17 @@ def markdown(matrix: dict[str, Any]) -> str:
     ]
     for row in matrix["mutants"]:
         where = ", ".join(row["lines"]) or row["file"]
-        expected = ", ".join(row["expected"]) or f"(gap: {row['gap']})"
+        expected = ", ".join(row["expected"])
+        if row["gap"]:
+            expected += " (known gap)"
         lines.append(
             f"| {row['mutant']} | {row['description']} ({where}) | {expected} "
             f"| {', '.join(row['killed']) or '-'} |"
         )
+    gaps = [row for row in matrix["mutants"] if row["gap"]]
+    if gaps:
+        lines += ["", "## Known gaps: realistic mutants no control kills yet", ""]
+        lines += [f"- {row['mutant']}: {row['gap']}" for row in gaps]
     return "\n".join(lines) + "\n"
 
 

@@ -436,6 +436,20 @@ def _report_seeded(result: SizeResult) -> None:
     )
 
 
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def _memory_gb() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) / 2**20
+    return 0.0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 10000])
@@ -448,7 +462,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args.work.mkdir(parents=True, exist_ok=True)
     checkov = ensure_checkov(args.checkov_venv)
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()}")
+    print("command: python " + " ".join(sys.argv))
+    print(f"machine: {_cpu_model()}, {os.cpu_count()} cores, {_memory_gb():.0f} GB, "
+          f"load average {os.getloadavg()}")  # fmt: skip
     for size in args.sizes:
         xdist = not args.no_xdist and size == max(args.sizes)
         result = bench_size(

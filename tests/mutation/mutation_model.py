@@ -63,7 +63,8 @@ class Mutant:
     kills: tuple[Kill, ...]
     # Other controls the edit may legitimately change, with the reason.
     also: dict[str, str] = field(default_factory=dict)
-    # A known gap: no control kills this mutant yet (the test is a strict xfail).
+    # A known gap: the named controls do not kill it yet, and why (the test is a
+    # strict xfail, so it turns red when they start to).
     gap: str | None = None
 
     @property

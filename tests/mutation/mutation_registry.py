@@ -4,9 +4,10 @@ Each mutant is what a person could plausibly commit: a replica count lowered
 in prod, a tag where a digest belongs, a password in an ENV line. It lists the
 controls that must kill it; ``also`` lists other controls the same edit
 legitimately changes, with the reason, so the test can insist that nothing
-else moves. A mutant whose mistake no control catches yet carries ``gap``:
-its test is a strict expected failure that turns red the day a control
-starts catching it (then move the control into ``kills``).
+else moves. A mutant whose mistake the control it names does not catch yet
+carries ``gap`` (why): its test is a strict expected failure that turns red
+the day the control starts catching it; then delete the ``gap`` line.
+Known gaps do not count as killing mutants in the coverage test.
 """
 
 from __future__ import annotations

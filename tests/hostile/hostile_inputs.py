@@ -264,8 +264,33 @@ HOSTILE = (
         "points outside the repository",
     ),
 )
+
+
+def ci_remote_include(root: Path) -> int:
+    """An include fetched from another server: refused, never fetched."""
+    return (
+        _replace(
+            root,
+            CI,
+            "\nworkflow:\n",
+            "\ninclude:\n  - remote: https://gitlab.example.com/ci/deploy.yml\n"
+            "\nworkflow:\n",
+        )
+        + 2
+    )
+
+
 # The pipeline configuration goes through the same YAML loader.
-HOSTILE += (Hostile("ci-alias-bomb", "gitlab_ci", ci_alias_bomb, CI, "alias bomb"),)
+HOSTILE += (
+    Hostile("ci-alias-bomb", "gitlab_ci", ci_alias_bomb, CI, "alias bomb"),
+    Hostile(
+        "ci-remote-include",
+        "gitlab_ci",
+        ci_remote_include,
+        CI,
+        "only include: local is allowed; found remote (never fetched)",
+    ),
+)
 # Known gap: the HCL loader has no size bound (see test_large_tf_file_is_refused).
 HCL_LARGE = Hostile("hcl-50-mb", "terraform", hcl_large, NETWORK, "above the")
 

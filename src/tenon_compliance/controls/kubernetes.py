@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import ipaddress
 import json
 import re
 from collections import Counter
@@ -805,6 +806,8 @@ def spread_and_pdb(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
         f"{obj.kind} {obj.name} does not spread its pods",
         "topologySpreadConstraints or podAntiAffinity",
     )
+    if spread:
+        yield from _zone_spread_enforced(obj, spec)
 
     overlay = _model(evidence).overlays[obj.env]
     labels = _pod_labels(obj)
@@ -823,6 +826,55 @@ def spread_and_pdb(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
         )
     for pdb in budgets:
         yield from _budget_allows_serving(pdb, obj)
+
+
+ZONE_KEY = "topology.kubernetes.io/zone"
+
+
+def _zone_spread_enforced(
+    obj: KubeObject, spec: tuple[str, ...]
+) -> Iterator[Violation]:
+    """A zone outage must not take every pod: the zone spread is a hard rule."""
+    constraints = obj.get(*spec, "topologySpreadConstraints") or []
+    zone = [
+        (index, constraint)
+        for index, constraint in enumerate(constraints)
+        if isinstance(constraint, Mapping) and constraint.get("topologyKey") == ZONE_KEY
+    ]
+    if any(
+        c.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule" for _, c in zone
+    ):
+        return
+    required = (
+        obj.get(
+            *spec,
+            "affinity",
+            "podAntiAffinity",
+            "requiredDuringSchedulingIgnoredDuringExecution",
+        )
+        or []
+    )
+    if any(
+        isinstance(t, Mapping) and t.get("topologyKey") == ZONE_KEY for t in required
+    ):
+        return
+    if zone:
+        index, constraint = zone[0]
+        where = obj.location(
+            *spec, "topologySpreadConstraints", index, "whenUnsatisfiable"
+        )
+        actual = f"whenUnsatisfiable: {constraint.get('whenUnsatisfiable')}"
+    else:
+        where = obj.location(*spec, "topologySpreadConstraints")
+        actual = "no constraint on " + ZONE_KEY
+    yield Violation(
+        where,
+        f"{obj.kind} {obj.name} may place every pod in one zone: the zone spread "
+        "is not enforced",
+        f"a topologySpreadConstraint on {ZONE_KEY} with whenUnsatisfiable: "
+        "DoNotSchedule (or a required zone anti-affinity)",
+        actual,
+    )
 
 
 def _budget_allows_serving(pdb: KubeObject, obj: KubeObject) -> Iterator[Violation]:
@@ -1438,6 +1490,99 @@ def network_default_deny(subject: Subject, evidence: Evidence) -> Iterator[Viola
             "podSelector {}, policyTypes [Ingress, Egress], no rules",
             f"{len(policies)} NetworkPolicies, none denying both by default",
         )
+
+
+# Address ranges a NetworkPolicy may name: the private ranges of RFC 1918 and
+# RFC 4193 (the VPC) and link-local (the EKS Pod Identity agent). Anything
+# else is the internet.
+PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+PEER_KEYS = {"ingress": "from", "egress": "to"}
+
+
+@control(
+    id="K8S-NETWORK-PRIVATE-PEERS",
+    title="Network policies open flows only to named in-cluster peers or private "
+    "address ranges",
+    clauses=("THR-5", "CON-5", "THR-6"),
+    severity=Severity.HIGH,
+    method=Method.STATIC,
+    rationale=(
+        "A default-deny policy is worth nothing if an allow rule opens the "
+        "namespace to every peer: a rule without 'from'/'to', or an ipBlock "
+        "such as 0.0.0.0/0, lets a compromised pod send data anywhere "
+        "(exposed secrets) or be reached from anywhere."
+    ),
+    remedy=(
+        "Name the peers: a namespaceSelector/podSelector inside the cluster, or "
+        "an ipBlock inside the VPC (private ranges only)."
+    ),
+    subjects=namespaces,
+)
+def network_private_peers(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
+    """Every allow rule names its peers, and every ipBlock is a private range."""
+    obj = _subject_object(subject)
+    if obj is None:
+        yield from _absent(subject)
+        return
+    overlay = _model(evidence).overlays[obj.env]
+    for policy in overlay.of_kind("NetworkPolicy"):
+        if policy.namespace == obj.name:
+            yield from _open_peers(policy)
+
+
+def _open_peers(policy: KubeObject) -> Iterator[Violation]:
+    for direction, key in PEER_KEYS.items():
+        for index, rule in enumerate(policy.get("spec", direction) or []):
+            path = ("spec", direction, index)
+            peers = rule.get(key) if isinstance(rule, Mapping) else None
+            if not peers:
+                yield Violation(
+                    policy.location(*path),
+                    f"NetworkPolicy/{policy.name}: {direction} rule {index} has no "
+                    f"'{key}', so it allows every peer",
+                    f"'{key}' naming in-cluster selectors or private ipBlocks",
+                    "every address",
+                )
+                continue
+            for position, peer in enumerate(peers):
+                cidr = (
+                    (peer.get("ipBlock") or {}).get("cidr")
+                    if isinstance(peer, Mapping)
+                    else None
+                )
+                problem = _public_cidr(cidr) if cidr is not None else None
+                if problem:
+                    yield Violation(
+                        policy.location(*path, key, position, "ipBlock", "cidr"),
+                        f"NetworkPolicy/{policy.name}: {direction} rule {index} "
+                        f"opens {cidr}, {problem}",
+                        "a range inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 "
+                        "or link-local",
+                        str(cidr),
+                    )
+
+
+def _public_cidr(cidr: object) -> str | None:
+    """Why cidr is not an acceptable peer range, or None when it is private."""
+    try:
+        network = ipaddress.ip_network(str(cidr), strict=False)
+    except ValueError:
+        return "which is not a valid CIDR"
+    private = any(
+        network.version == allowed.version and network.subnet_of(allowed)  # type: ignore[arg-type]
+        for allowed in PRIVATE_NETWORKS
+    )
+    return None if private else "which reaches beyond the private address ranges"
 
 
 # --- ACC-2, INV-2.1, THR-3: RBAC --------------------------------------------

@@ -557,6 +557,50 @@ def compliance_strict(subject: Subject, evidence: Evidence) -> Iterator[Violatio
         )
 
 
+@control(
+    id="CI-COMPLIANCE-BLOCKING",
+    title="A failing compliance run blocks the pipeline",
+    clauses=("MIT-2", "IAC-5", "INV-2.2"),
+    severity=Severity.CRITICAL,
+    method=Method.STATIC,
+    rationale="The suite is the required merge check: if its job may fail "
+    "(allow_failure) or waits for a click (when: manual), a broken RFC-16 "
+    "invariant no longer stops the merge request.",
+    remedy="Remove allow_failure and when: manual from every job (and every rule "
+    "of it) that runs pytest compliance/.",
+    subjects=compliance_jobs,
+)
+def compliance_blocking(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
+    """Neither the job nor any of its rules lets the suite fail or wait."""
+    job: Job = subject.data
+    allowed = job.data.get("allow_failure")
+    if allowed not in (None, False):
+        yield Violation(
+            job.where("allow_failure"),
+            f"job {job.name} runs the compliance suite but may fail without "
+            "blocking the pipeline",
+            "no allow_failure (the default false)",
+            f"allow_failure: {allowed}",
+        )
+    if job.when == "manual":
+        yield Violation(
+            job.where("when"),
+            f"job {job.name} runs the compliance suite only when someone starts it",
+            "the job runs on every merge request pipeline",
+            "when: manual",
+        )
+    for rule in job.rules:
+        if rule.data.get("allow_failure") not in (None, False) or (
+            rule.data.get("when") == "manual"
+        ):
+            yield Violation(
+                rule.location,
+                f"a rule of job {job.name} lets the compliance suite fail or wait",
+                "rules without allow_failure or when: manual",
+                f"rule: {rule.data}",
+            )
+
+
 def runs_on_merge_requests(job: Job) -> bool:
     """True when some rule starts the job in a merge request pipeline.
 
@@ -771,6 +815,14 @@ def _image_arguments(arguments: tuple[str, ...]) -> list[str]:
 
 def _sign_command(job: Job, command: Command) -> Iterator[Violation]:
     index = _tool_index(command.words, "cosign") or 0
+    keyed = [w for w in command.words if w.split("=", 1)[0] in ("--key", "--sk")]
+    if keyed:
+        yield Violation(
+            command.location,
+            "cosign signs with a stored or hardware key, not keyless",
+            "keyless signing with the job's OIDC token (no --key, no --sk)",
+            keyed[0].split("=", 1)[0],
+        )
     references = _image_arguments(command.words[index + 2 :])
     if not references or not all(_DIGEST_REF.search(r) for r in references):
         yield Violation(

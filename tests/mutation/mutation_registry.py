@@ -241,9 +241,7 @@ KUBERNETES_MUTANTS = (
                 "        value: 0.0.0.0/0\n",
             ),
         ),
-        kills=(Kill("K8S-NETWORK-DEFAULT-DENY"),),
-        gap="K8S-NETWORK-DEFAULT-DENY checks that a default-deny policy exists, not "
-        "what the allow policies open: egress to the whole internet passes",
+        kills=(Kill("K8S-NETWORK-PRIVATE-PEERS"),),
     ),
     Mutant(
         id="prod-one-replica",
@@ -514,8 +512,6 @@ KUBERNETES_MUTANTS = (
             ),
         ),
         kills=(Kill("K8S-SPREAD-AND-PDB"),),
-        gap="K8S-SPREAD-AND-PDB checks that a spread constraint exists, not that "
-        "the zone constraint is enforced (DoNotSchedule)",
     ),
     Mutant(
         id="pdb-allows-evicting-all",
@@ -1420,9 +1416,7 @@ PIPELINE_MUTANTS = (
                 focus="allow_failure",
             ),
         ),
-        kills=(Kill("CI-COMPLIANCE-REPORT"),),
-        gap="no CI control reads allow_failure on the compliance job: a failing "
-        "merge check would not block the merge",
+        kills=(Kill("CI-COMPLIANCE-BLOCKING"),),
     ),
     Mutant(
         id="deploy-client-side-apply",
@@ -1640,7 +1634,6 @@ PIPELINE_MUTANTS = (
             ),
         ),
         kills=(Kill("CI-SIGN-KEYLESS"),),
-        gap="CI-SIGN-KEYLESS does not notice a --key on cosign sign",
     ),
     Mutant(
         id="sign-by-tag",

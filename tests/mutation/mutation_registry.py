@@ -1419,6 +1419,21 @@ PIPELINE_MUTANTS = (
         kills=(Kill("CI-COMPLIANCE-BLOCKING"),),
     ),
     Mutant(
+        id="compliance-exit-code-swallowed",
+        description="the compliance job's pytest is followed by || true, so the "
+        "job succeeds whatever the suite finds",
+        edits=(
+            Edit(
+                CI,
+                "      --junit-report reports/junit.xml\n",
+                "      --junit-report reports/junit.xml || true\n",
+            ),
+        ),
+        kills=(Kill("CI-COMPLIANCE-BLOCKING"),),
+        gap="CI-COMPLIANCE-BLOCKING reads allow_failure and when: manual, not a "
+        "script that discards pytest's exit code",
+    ),
+    Mutant(
         id="deploy-client-side-apply",
         description="deploy applies the overlay client-side, not server-side",
         edits=(

@@ -64,4 +64,8 @@ def test_mutant_is_killed_by_its_controls_only(
 
     killed = killed_controls(clean_run, mutated)
     record_property(ROW_PROPERTY, row(mutant, applied, killed))
+    if mutant.gap:  # expected to fail until the named controls catch it at all
+        missing = sorted(set(mutant.kill_ids) - killed)
+        assert not missing, f"{mutant.id}: not killed by {missing}: {mutant.gap}"
+        return
     check_mutant(mutant, applied, root, clean_run, mutated)

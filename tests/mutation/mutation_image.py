@@ -24,6 +24,10 @@ OTHER_DIGEST = "sha256:" + "0f" * 32
 # IMG-SIZE-BUDGET's 150 MB is scaled down to 1 MB for the oversized mutant, so
 # the test writes one incompressible megabyte instead of 150.
 SMALL_BUDGET_MB = 1
+LAYER_FILES_GAP = (
+    "IMG-NO-SECRET-CONFIG reads the config (Env, labels, history), not the "
+    "files of the layers: a secret file baked in at build time (INV-3.2) passes"
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,34 @@ IMAGE_MUTANTS = (
             at("IMG-NO-SECRET-CONFIG", RUNTIME_FROM),
         ),
         config={"Env": ["PATH=/usr/bin", "DB_PASSWORD=Wint3r-is-c0ming-2026"]},
+    ),
+    EvidenceMutant(
+        Mutant(
+            id="image-dotenv-with-password",
+            description="a layer carries app/.env with the database password",
+            edits=(),
+            kills=(at("IMG-NO-SECRET-CONFIG", RUNTIME_FROM),),
+            gap=LAYER_FILES_GAP,
+        ),
+        extra_layer=(Entry("app/.env", b"DB_PASSWORD=Wint3r-is-c0ming-2026\n"),),
+    ),
+    EvidenceMutant(
+        Mutant(
+            id="image-ssh-private-key",
+            description="a layer carries an SSH private key under /root/.ssh",
+            edits=(),
+            kills=(at("IMG-NO-SECRET-CONFIG", RUNTIME_FROM),),
+            gap=LAYER_FILES_GAP,
+        ),
+        # Not a key: the header alone is what a scanner would look for.
+        extra_layer=(
+            Entry(
+                "root/.ssh/id_ed25519",
+                b"-----BEGIN OPENSSH PRIVATE KEY-----\n"
+                b"(placeholder)\n-----END OPENSSH PRIVATE KEY-----\n",
+                0o600,
+            ),
+        ),
     ),
     EvidenceMutant(
         _mutant(

@@ -138,7 +138,20 @@ def test_clean_evidence_passes_every_image_and_signature_control(
     assert set(checked.values()) == {Outcome.PASSED.value}, checked
 
 
-@pytest.mark.parametrize("evidence_mutant", IMAGE_MUTANTS, ids=lambda m: m.id)
+def _params() -> list[object]:
+    return [
+        pytest.param(
+            evidence,
+            id=evidence.id,
+            marks=[pytest.mark.xfail(reason=evidence.mutant.gap, strict=True)]
+            if evidence.mutant.gap
+            else [],
+        )
+        for evidence in IMAGE_MUTANTS
+    ]
+
+
+@pytest.mark.parametrize("evidence_mutant", _params())
 def test_evidence_mutant_is_killed_by_its_controls_only(
     evidence_mutant: EvidenceMutant,
     clean_run: Run,
@@ -162,4 +175,8 @@ def test_evidence_mutant_is_killed_by_its_controls_only(
 
     killed = killed_controls(clean_run, mutated)
     record_property(ROW_PROPERTY, row(mutant, applied, killed))
+    if mutant.gap:  # expected to fail until the named controls catch it at all
+        missing = sorted(set(mutant.kill_ids) - killed)
+        assert not missing, f"{mutant.id}: not killed by {missing}: {mutant.gap}"
+        return
     check_mutant(mutant, applied, root, clean_run, mutated)

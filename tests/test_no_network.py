@@ -17,13 +17,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_repository
-from tests.hostile.suite_runner import SITECUSTOMIZE, run_suite, tree
+from tests.hostile.suite_runner import SITECUSTOMIZE, SuiteRun, run_suite, tree
 
 INSTANCE_METADATA = "169.254.169.254"
+Tree = dict[str, tuple[int, int]]
+Watched = tuple[SuiteRun, Tree, Tree]
 
 
 @pytest.fixture(scope="module")
-def watched_run(tmp_path_factory: pytest.TempPathFactory):
+def watched_run(tmp_path_factory: pytest.TempPathFactory) -> Watched:
+    """One watched run of the main job on a fresh copy, with the copy's tree
+    before and after."""
     base = tmp_path_factory.mktemp("offline")
     root = copy_repository(base / "repo")
     before = tree(root)
@@ -32,7 +36,7 @@ def watched_run(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_the_main_job_completes_with_only_loopback_and_the_known_lookup(
-    watched_run,
+    watched_run: Watched,
 ) -> None:
     """Any network use beyond the known metadata lookup below fails here."""
     run, _, _ = watched_run
@@ -47,13 +51,13 @@ def test_the_main_job_completes_with_only_loopback_and_the_known_lookup(
     "botocore look for credentials at the instance metadata service "
     "(169.254.169.254); on an AWS runner that reaches the runner's own role",
 )
-def test_the_main_job_uses_no_network_at_all(watched_run) -> None:
+def test_the_main_job_uses_no_network_at_all(watched_run: Watched) -> None:
     run, _, _ = watched_run
 
     assert run.refused() == []
 
 
-def test_the_audit_hook_was_live(watched_run) -> None:
+def test_the_audit_hook_was_live(watched_run: Watched) -> None:
     run, _, _ = watched_run
 
     # The runtime probe controls start the service on loopback: the hook saw it.
@@ -63,7 +67,7 @@ def test_the_audit_hook_was_live(watched_run) -> None:
     }
 
 
-def test_the_run_writes_nothing_but_its_report(watched_run) -> None:
+def test_the_run_writes_nothing_but_its_report(watched_run: Watched) -> None:
     _, before, after = watched_run
 
     changed = {

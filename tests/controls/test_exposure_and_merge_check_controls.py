@@ -144,3 +144,37 @@ def test_signing_with_a_stored_key_fails_ci_sign_keyless(repo_copy: Path) -> Non
     assert found[0].startswith(f"{PIPELINE}:{line}: [CI-SIGN-KEYLESS FLOW-3] job:sign:")
     assert "cosign signs with a stored or hardware key, not keyless" in found[0]
     assert "found: --key" in found[0]
+
+
+def test_a_swallowed_suite_exit_status_fails_ci_compliance_blocking(
+    repo_copy: Path,
+) -> None:
+    edit(
+        repo_copy,
+        PIPELINE,
+        "      --junit-report reports/junit.xml\n",
+        "      --junit-report reports/junit.xml || true\n",
+    )
+    text = (repo_copy / PIPELINE).read_text(encoding="utf-8").splitlines()
+    command_line = text.index("      python3 -m pytest compliance/ --strict") + 1
+    found = failures(run_control("CI-COMPLIANCE-BLOCKING", repo_copy))
+    assert len(found) == 1
+    assert found[0].startswith(f"{PIPELINE}:{command_line}: [CI-COMPLIANCE-BLOCKING")
+    assert (
+        "job compliance discards the compliance suite's exit status: '|| ...' runs "
+        "when the suite fails and the line succeeds" in found[0]
+    )
+
+
+def test_a_suite_piped_without_pipefail_fails_ci_compliance_blocking(
+    repo_copy: Path,
+) -> None:
+    edit(
+        repo_copy,
+        PIPELINE,
+        "      --junit-report reports/junit.xml\n",
+        "      --junit-report reports/junit.xml | tee reports/suite.log\n",
+    )
+    found = failures(run_control("CI-COMPLIANCE-BLOCKING", repo_copy))
+    assert len(found) == 1
+    assert "a pipe without 'set -o pipefail'" in found[0]

@@ -28,6 +28,7 @@ IMAGE_CONTROLS = [
     "IMG-NO-SETUID",
     "IMG-LABELS-PROVENANCE",
     "IMG-NO-SECRET-CONFIG",
+    "IMG-NO-SECRET-FILES",
     "IMG-NO-TOOLCHAIN",
     "IMG-SIZE-BUDGET",
     "IMG-BASE-DISTROLESS",
@@ -43,7 +44,7 @@ COPY --from=build /venv /venv
 USER 65532:65532
 ENTRYPOINT ["python3", "-m", "tenon_probe"]
 """  # noqa: E501 - the pinned references are one token each
-FROM_LINE, LABEL_LINE, USER_LINE = 4, 5, 7
+FROM_LINE, LABEL_LINE, COPY_LINE, USER_LINE = 4, 5, 6, 7
 # Secret-shaped values, assembled here so that no secret scanner mistakes the
 # test file itself for a leak.
 FAKE_AWS_KEY = "AKIA" + "TESTONLY" * 2
@@ -243,6 +244,41 @@ def test_secret_build_argument_in_history_fails_inv_3_2(
         "step 0" in line
     )
     assert FAKE_GITLAB_TOKEN not in line
+
+
+def test_dotenv_file_fails_inv_3_2_even_when_a_later_layer_deletes_it(
+    repo: Path, tmp_path: Path
+) -> None:
+    dotenv = [Entry("app/.env", b"DB_PASSWORD=" + b"x" * 12 + b"\n")]
+    deleted = [Entry("app/.wh..env")]
+    built = build(tmp_path / "dotenv", layers=[BASE_LAYER, dotenv, deleted])
+
+    (line,) = run("IMG-NO-SECRET-FILES", repo, built)
+
+    assert line.startswith(
+        f"docker/Dockerfile:{COPY_LINE}: [IMG-NO-SECRET-FILES INV-3.2,SEC-1,THR-6]"
+    )
+    assert "/app/.env (layer 1 sha256:" in line
+    assert "its name '.env' is a credential file's" in line
+    assert "x" * 12 not in line  # the value is never echoed
+
+
+def test_private_key_and_credential_store_fail_but_certificates_pass(
+    repo: Path, tmp_path: Path
+) -> None:
+    files = [
+        Entry("root/.ssh/id_ed25519", b"not a real key", 0o600),
+        Entry("home/app/.aws/credentials", b"[default]", 0o600),
+        Entry("etc/ssl/certs/ca-certificates.pem", b"public"),
+    ]
+    built = build(tmp_path / "keys", layers=[BASE_LAYER, files])
+
+    lines = run("IMG-NO-SECRET-FILES", repo, built)
+
+    assert len(lines) == 2
+    assert "/root/.ssh/id_ed25519" in lines[0]
+    assert "/home/app/.aws/credentials" in lines[1]
+    assert "it is a tool's credential store" in lines[1]
 
 
 def test_compiler_in_runtime_layers_fails_inv_3_1(repo: Path, tmp_path: Path) -> None:

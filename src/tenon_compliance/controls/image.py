@@ -329,6 +329,70 @@ def no_secret_in_config(subject: Subject, evidence: Evidence) -> Iterator[Violat
         )
 
 
+# File names that hold credentials wherever they appear: private keys, dotenv
+# files, and the credential stores of common tools. Public certificates
+# (*.pem, *.crt) are everywhere in a base image and are not listed.
+SECRET_FILE_NAMES = frozenset(
+    {
+        ".env",
+        "id_rsa",
+        "id_dsa",
+        "id_ecdsa",
+        "id_ed25519",
+        ".netrc",
+        ".npmrc",
+        ".pypirc",
+        ".git-credentials",
+        ".pgpass",
+        "credentials.json",
+    }
+)
+SECRET_FILE_SUFFIXES = (".key", ".p12", ".pfx", ".jks", ".keystore", "-key.pem")
+SECRET_FILE_PATHS = (".aws/credentials", ".docker/config.json", ".kube/config")
+
+
+def secret_file_reason(path: str) -> str | None:
+    """Why a file at path looks like a credential, or None."""
+    name = path.rsplit("/", 1)[-1]
+    if name in SECRET_FILE_NAMES or name.startswith(".env."):
+        return f"its name {name!r} is a credential file's"
+    if name.endswith(SECRET_FILE_SUFFIXES):
+        return f"its name {name!r} is a private key's or key store's"
+    if any(path == p or path.endswith("/" + p) for p in SECRET_FILE_PATHS):
+        return "it is a tool's credential store"
+    return None
+
+
+@control(
+    id="IMG-NO-SECRET-FILES",
+    title="No credential file (private key, .env, credential store) in any layer",
+    clauses=("INV-3.2", "SEC-1", "THR-6"),
+    severity=Severity.CRITICAL,
+    method=Method.IMAGE,
+    rationale="A secret copied into a layer at build time ships to every "
+    "environment and to everyone who can pull the image; deleting it in a "
+    "later layer does not remove it from the earlier one.",
+    remedy="Keep credentials out of the build context (.dockerignore) and out "
+    "of the image; the runtime reads its secrets from the CSI-mounted files.",
+    subjects=the_image,
+)
+def no_secret_files(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
+    # Every layer, not the final tree: a file deleted by a later layer is
+    # still in the earlier one, and so in every pull of the image.
+    for layer in load_image(evidence).layers:
+        for entry in layer.entries():
+            reason = secret_file_reason(entry.path) if entry.kind == "file" else None
+            if reason:
+                digest = layer.descriptor.digest
+                yield Violation(
+                    anchor(evidence, "COPY"),
+                    f"/{entry.path} (layer {layer.index} {digest[:19]}) looks like "
+                    f"a credential: {reason}",
+                    "no credential file in any layer",
+                    f"/{entry.path}",
+                )
+
+
 @control(
     id="IMG-NO-TOOLCHAIN",
     title="No build toolchain in the runtime image",

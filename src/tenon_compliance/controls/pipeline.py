@@ -589,6 +589,17 @@ def compliance_blocking(subject: Subject, evidence: Evidence) -> Iterator[Violat
             "the job runs on every merge request pipeline",
             "when: manual",
         )
+    for command in _suite_commands(job):
+        discarded = _exit_status_discarded(job, command)
+        if discarded:
+            yield Violation(
+                command.location,
+                f"job {job.name} discards the compliance suite's exit status: "
+                f"{discarded}",
+                "the suite's exit status is the job's (no '|| ...', no unguarded "
+                "pipe, no 'set +e')",
+                command.line.strip()[:160],
+            )
     for rule in job.rules:
         if rule.data.get("allow_failure") not in (None, False) or (
             rule.data.get("when") == "manual"
@@ -599,6 +610,19 @@ def compliance_blocking(subject: Subject, evidence: Evidence) -> Iterator[Violat
                 "rules without allow_failure or when: manual",
                 f"rule: {rule.data}",
             )
+
+
+def _exit_status_discarded(job: Job, command: Command) -> str | None:
+    """How a script line lets the suite fail silently, or None."""
+    after = command.line.partition(command.text.strip())[2].lstrip()
+    script = "\n".join(line.text for line in (*job.before_script, *job.script))
+    if after.startswith("||"):
+        return "'|| ...' runs when the suite fails and the line succeeds"
+    if after.startswith("|") and "pipefail" not in script:
+        return "a pipe without 'set -o pipefail' reports the last command's status"
+    if re.search(r"(^|[;&|\s])set\s+\+e\b", script):
+        return "'set +e' lets the script go on after the suite fails"
+    return None
 
 
 def runs_on_merge_requests(job: Job) -> bool:

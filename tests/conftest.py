@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,9 +39,9 @@ def copy_repository(destination: Path) -> Path:
 
 
 @pytest.fixture
-def repo_copy(tmp_path: Path) -> Iterator[Path]:
+def repo_copy(tmp_path: Path) -> Path:
     """A throw-away copy of the real repository, to mutate in a test."""
-    yield copy_repository(tmp_path / "repo")
+    return copy_repository(tmp_path / "repo")
 
 
 def control_by_id(control_id: str) -> Control:

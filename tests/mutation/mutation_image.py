@@ -24,10 +24,8 @@ OTHER_DIGEST = "sha256:" + "0f" * 32
 # IMG-SIZE-BUDGET's 150 MB is scaled down to 1 MB for the oversized mutant, so
 # the test writes one incompressible megabyte instead of 150.
 SMALL_BUDGET_MB = 1
-LAYER_FILES_GAP = (
-    "IMG-NO-SECRET-CONFIG reads the config (Env, labels, history), not the "
-    "files of the layers: a secret file baked in at build time (INV-3.2) passes"
-)
+# The runtime stage's COPY, which the image history maps the added layer to.
+LAYER_COPY = "COPY --from=build /opt/tenon /opt/tenon"
 
 
 @dataclass(frozen=True)
@@ -103,8 +101,8 @@ IMAGE_MUTANTS = (
             id="image-dotenv-with-password",
             description="a layer carries app/.env with the database password",
             edits=(),
-            kills=(at("IMG-NO-SECRET-CONFIG", RUNTIME_FROM),),
-            gap=LAYER_FILES_GAP,
+            # Reported at the instruction whose layer holds the file.
+            kills=(at("IMG-NO-SECRET-FILES", LAYER_COPY),),
         ),
         extra_layer=(Entry("app/.env", b"DB_PASSWORD=Wint3r-is-c0ming-2026\n"),),
     ),
@@ -113,8 +111,8 @@ IMAGE_MUTANTS = (
             id="image-ssh-private-key",
             description="a layer carries an SSH private key under /root/.ssh",
             edits=(),
-            kills=(at("IMG-NO-SECRET-CONFIG", RUNTIME_FROM),),
-            gap=LAYER_FILES_GAP,
+            # Reported at the instruction whose layer holds the file.
+            kills=(at("IMG-NO-SECRET-FILES", LAYER_COPY),),
         ),
         # Not a key: the header alone is what a scanner would look for.
         extra_layer=(

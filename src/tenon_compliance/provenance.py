@@ -15,7 +15,7 @@ from pathlib import Path
 INPUT_FOLDERS = ("infra", "k8s", "docker", "compliance")
 INPUT_FILES = (".gitlab-ci.yml", ".dockerignore")
 _SKIPPED_FOLDERS = {".terraform", "__pycache__", ".git"}
-_PACKAGES = ("pytest", "PyYAML", "sigstore", "xdist")
+_PACKAGES = ("pytest", "PyYAML", "sigstore", "pytest-xdist", "kubernetes-validate")
 
 
 def git_commit(root: Path) -> str:

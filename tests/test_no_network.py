@@ -45,12 +45,6 @@ def test_the_main_job_completes_with_only_loopback_and_the_known_lookup(
     assert [e for e in run.refused() if e.get("host") != INSTANCE_METADATA] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the PROBE-* runtime controls start the service, whose S3 check lets "
-    "botocore look for credentials at the instance metadata service "
-    "(169.254.169.254); on an AWS runner that reaches the runner's own role",
-)
 def test_the_main_job_uses_no_network_at_all(watched_run: Watched) -> None:
     run, _, _ = watched_run
 

@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tenon_compliance.errors import ComplianceError, EvidenceMissingError
+from tenon_compliance.errors import (
+    ComplianceError,
+    EvidenceMissingError,
+    LoadError,
+)
 
 T = TypeVar("T")
 
@@ -66,8 +70,22 @@ class Evidence:
         return value
 
     def read_bytes(self, relative: str) -> bytes:
-        """Read a file under the root and record its sha256 as an input of the run."""
-        data = (self.root / relative).read_bytes()
+        """Read a file under the root and record its sha256 as an input of the run.
+
+        Raises LoadError when the path (through a symlink, or ``..``) leads
+        outside the root, or when the file cannot be read: the suite judges
+        the repository's files only, never what a link points at elsewhere.
+        """
+        path = self.root / relative
+        resolved = path.resolve()
+        if not resolved.is_relative_to(self.root.resolve()):
+            raise LoadError(
+                relative, None, f"leads outside the repository (to {resolved})"
+            )
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise LoadError(relative, None, f"cannot be read: {error}") from error
         self._inputs[relative] = hashlib.sha256(data).hexdigest()
         return data
 

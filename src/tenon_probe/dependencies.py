@@ -158,6 +158,12 @@ def _s3_client(settings: ObjectStorageSettings, timeout: float) -> Any:
         user_agent_appid=APPLICATION_NAME,
     )
     session = botocore.session.get_session()
+    # The runtime's AWS identity is its EKS Pod Identity role (the container
+    # credentials provider). The node's instance role must never stand in for
+    # it, and pods cannot reach the instance metadata service anyway (hop
+    # limit 1): without that provider, missing credentials are a clear error,
+    # not a call to 169.254.169.254 or the use of another role.
+    session.get_component("credential_provider").remove("iam-role")
     return session.create_client(
         "s3",
         region_name=settings.region,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import failures, run_control
 from tenon_compliance.engine import Outcome
+from tests.conftest import failures, run_control
 
 DOCKERFILE = "docker/Dockerfile"
 DIGEST = "sha256:" + "b" * 64

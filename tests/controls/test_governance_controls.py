@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from test_terraform_controls import Mutation, apply, needs_stacks
 
-from conftest import REPO, failures, run_control
 from tenon_compliance.controls.base import all_controls
 from tenon_compliance.engine import Outcome
+from tests.conftest import REPO, failures, run_control
 
 GOVERNANCE = "infra/terraform/modules/governance/main.tf"
 CONTROLS = sorted(c.id for c in all_controls() if c.id.startswith("GOV-"))

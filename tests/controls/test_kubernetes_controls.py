@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, failures, run_control
 from tenon_compliance.controls.base import all_controls
 from tenon_compliance.engine import Outcome, cases, run_case
 from tenon_compliance.evidence import Evidence, Options
+from tests.conftest import REPO, failures, run_control
 
 BASE_DEPLOYMENT = "k8s/base/deployment.yaml"
 KUSTOMIZATION = "k8s/overlays/{env}/kustomization.yaml"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, failures, run_control
 from tenon_compliance.controls.base import all_controls
 from tenon_compliance.engine import Outcome
+from tests.conftest import REPO, failures, run_control
 
 TF = "infra/terraform"
 CLUSTER = f"{TF}/modules/cluster/main.tf"

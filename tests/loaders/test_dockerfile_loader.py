@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO
 from tenon_compliance.errors import LoadError
 from tenon_compliance.evidence import Evidence, Options
 from tenon_compliance.loaders.dockerfile import (
@@ -19,6 +18,7 @@ from tenon_compliance.loaders.dockerfile import (
     parse_dockerignore,
     parse_image_reference,
 )
+from tests.conftest import REPO
 
 DIGEST = "sha256:" + "a" * 64
 FILE = "docker/Dockerfile"

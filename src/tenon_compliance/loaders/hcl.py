@@ -30,6 +30,9 @@ from tenon_compliance.errors import LoadError
 # Nesting deeper than this is refused: no real Terraform gets near it, and a
 # bound keeps a hostile file from exhausting the Python stack.
 MAX_DEPTH = 64
+# A hand-written .tf file is kilobytes; anything above this is generated or
+# hostile, and parsing it would cost seconds and hundreds of megabytes.
+MAX_BYTES = 4 * 1024 * 1024
 
 
 # --- The tree ---------------------------------------------------------------
@@ -905,5 +908,12 @@ def parse(text: str, path: str) -> HclFile:
 
 
 def parse_bytes(data: bytes, path: str) -> HclFile:
-    """Decode and parse one file's bytes; raises LoadError."""
+    """Decode and parse one file's bytes; raises LoadError (also above MAX_BYTES)."""
+    if len(data) > MAX_BYTES:
+        raise LoadError(
+            path,
+            None,
+            f"file is {len(data)} bytes, above the {MAX_BYTES}-byte limit for an "
+            "HCL input",
+        )
     return parse(decode(data, path), path)

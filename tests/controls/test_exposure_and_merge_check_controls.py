@@ -178,3 +178,49 @@ def test_a_suite_piped_without_pipefail_fails_ci_compliance_blocking(
     found = failures(run_control("CI-COMPLIANCE-BLOCKING", repo_copy))
     assert len(found) == 1
     assert "a pipe without 'set -o pipefail'" in found[0]
+
+
+DOCKERFILE = "docker/Dockerfile"
+
+
+def test_add_of_a_url_without_checksum_fails_docker_remote_sources_pinned(
+    repo_copy: Path,
+) -> None:
+    line = edit(
+        repo_copy,
+        DOCKERFILE,
+        "WORKDIR /build\n",
+        "WORKDIR /build\nADD https://downloads.example/tool.tar.gz /build/t.tar.gz\n",
+    )
+    found = failures(run_control("DOCKER-REMOTE-SOURCES-PINNED", repo_copy))
+    assert len(found) == 1
+    assert found[0].startswith(
+        f"{DOCKERFILE}:{line + 1}: [DOCKER-REMOTE-SOURCES-PINNED INV-1.2,TST-P2,CON-5]"
+        " Dockerfile:build: ADD fetches https://downloads.example/tool.tar.gz at "
+        "build time without a checksum"
+    )
+
+
+def test_add_of_a_url_with_a_sha256_checksum_passes(repo_copy: Path) -> None:
+    edit(
+        repo_copy,
+        DOCKERFILE,
+        "WORKDIR /build\n",
+        "WORKDIR /build\nADD --checksum=sha256:"
+        + "a" * 64
+        + " https://downloads.example/tool.tar.gz /build/tool.tar.gz\n",
+    )
+    assert failures(run_control("DOCKER-REMOTE-SOURCES-PINNED", repo_copy)) == []
+
+
+def test_a_download_piped_into_a_shell_fails(repo_copy: Path) -> None:
+    line = edit(
+        repo_copy,
+        DOCKERFILE,
+        "WORKDIR /build\n",
+        "WORKDIR /build\nRUN curl -fsSL https://get.example/install.sh | sh\n",
+    )
+    found = failures(run_control("DOCKER-REMOTE-SOURCES-PINNED", repo_copy))
+    assert len(found) == 1
+    assert found[0].startswith(f"{DOCKERFILE}:{line + 1}: [DOCKER-REMOTE-SOURCES")
+    assert "RUN pipes a download straight into a shell" in found[0]

@@ -36,6 +36,20 @@ DOCKER_MUTANTS = (
         kills=(Kill("DOCKER-NO-BUILD-SECRETS"),),
     ),
     Mutant(
+        id="dockerfile-add-url-unpinned",
+        description="the build stage downloads a tool with ADD and no checksum",
+        edits=(
+            Edit(
+                DOCKERFILE,
+                "WORKDIR /build\n",
+                "WORKDIR /build\nADD https://downloads.example/tool-1.0.tar.gz "
+                "/build/tool.tar.gz\n",
+                focus="ADD https://",
+            ),
+        ),
+        kills=(Kill("DOCKER-REMOTE-SOURCES-PINNED"),),
+    ),
+    Mutant(
         id="dockerfile-token-build-arg",
         description="a GitLab token passed as a build argument to the build stage",
         edits=(

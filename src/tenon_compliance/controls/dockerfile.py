@@ -274,6 +274,51 @@ def base_pinned(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
         yield Violation(where, "the base image uses :latest", "a fixed tag", base.text)
 
 
+_REMOTE = re.compile(r"^(https?|git)://|^git@|\.git(#|$)")
+_FETCH_AND_RUN = re.compile(r"\b(curl|wget)\b[^|;&]*\|\s*(sudo\s+)?(ba|da|z)?sh\b")
+
+
+@control(
+    id="DOCKER-REMOTE-SOURCES-PINNED",
+    title="Nothing is fetched at build time without a pinned checksum",
+    clauses=("INV-1.2", "TST-P2", "CON-5"),
+    severity=Severity.HIGH,
+    method=Method.STATIC,
+    rationale=(
+        "ADD of a URL or a git repository, or a script piped from curl into a "
+        "shell, puts whatever the server returns today into the image: the "
+        "build is neither reproducible nor reviewable."
+    ),
+    remedy=(
+        "Give ADD <url> a --checksum=sha256:<64 hex> (a git source a commit "
+        "ref), or install from a hash-pinned requirements file; never pipe a "
+        "download into a shell."
+    ),
+    subjects=all_stages,
+)
+def remote_sources_pinned(subject: Subject, evidence: Evidence) -> Iterator[Violation]:
+    """ADD of a URL carries a sha256 checksum; no download is piped into a shell."""
+    dockerfile, stage = subject.data
+    for item in stage.of("ADD"):
+        sources = [w for w in item.arguments.split() if _REMOTE.search(w)]
+        checksum = item.flag("checksum") or ""
+        if sources and not checksum.startswith("sha256:"):
+            yield Violation(
+                _at(dockerfile, item.line),
+                f"ADD fetches {sources[0]} at build time without a checksum",
+                "ADD --checksum=sha256:<64 hex> <url> <dest>",
+                f"ADD {item.arguments}"[:160],
+            )
+    for item in stage.of("RUN"):
+        if _FETCH_AND_RUN.search(item.arguments):
+            yield Violation(
+                _at(dockerfile, item.line),
+                "RUN pipes a download straight into a shell",
+                "a pinned, checksummed artifact",
+                item.arguments.strip()[:160],
+            )
+
+
 # --- CON-3 -----------------------------------------------------------------
 
 

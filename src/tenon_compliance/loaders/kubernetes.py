@@ -26,6 +26,7 @@ Helm charts are refused outright: they can run programs or fetch charts.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -530,11 +531,19 @@ def _name_candidates(name: str, names: tuple[str, str]) -> set[str]:
 def _names_match(rendered: str, name: str, names: tuple[str, str]) -> bool:
     """Whether a rendered name is name, with the tree's prefixes and hash suffix."""
     for candidate in _name_candidates(name, names):
-        if rendered == candidate or re.fullmatch(
-            re.escape(candidate) + r"-[a-z0-9]{10}", rendered
-        ):
+        if rendered == candidate or _hashed_name(candidate).fullmatch(rendered):
             return True
     return False
+
+
+@functools.cache
+def _hashed_name(name: str) -> re.Pattern[str]:
+    """name with a generator's hash suffix, compiled once per name.
+
+    re's own cache holds 512 patterns; an estate with more names than that
+    recompiled a pattern on nearly every object and layer.
+    """
+    return re.compile(re.escape(name) + r"-[a-z0-9]{10}")
 
 
 # --------------------------------------------------------------------------
@@ -704,7 +713,7 @@ def _target_selector(
         if "kind" in spec and spec["kind"] != kind:
             return False
         if "name" in spec and not any(
-            re.fullmatch(str(spec["name"]), candidate)
+            _compiled(str(spec["name"])).fullmatch(candidate)
             for candidate in (name, _strip(name, names))
         ):
             return False
@@ -712,6 +721,12 @@ def _target_selector(
         return all(present.get(key) == value for key, value in labels.items())
 
     return selector
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """A patch target's name regex, compiled once (raises re.error as before)."""
+    return re.compile(pattern)
 
 
 def _strip(name: str, names: tuple[str, str]) -> str:

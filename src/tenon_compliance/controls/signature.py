@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING
 
 from tenon_compliance.controls.base import control
 from tenon_compliance.controls.image import PinnedDigest, pinned_digests
@@ -26,17 +25,14 @@ from tenon_compliance.loaders.yaml_lines import (
     plain,
 )
 from tenon_compliance.model import Location, Method, Severity, Subject, Violation
-from tenon_compliance.signature.keyed import load_public_key, verify_keyed_bundle
 from tenon_compliance.signature.policy import (
     SigningPolicy,
     identity_policy,
     load_signing_policy,
 )
-from tenon_compliance.signature.verify import (
-    DigestFormatError,
-    load_trusted_root,
-    verify_bundle,
-)
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 NO_BUNDLE = "no signature bundle: pass --signature-bundle"
 CLUSTER_IMAGE_POLICY = ("policy.sigstore.dev/v1beta1", "ClusterImagePolicy")
@@ -72,6 +68,14 @@ def _bundle_bytes(evidence: Evidence) -> bytes:
 
 def _verify(evidence: Evidence, digest: str) -> str | None:
     """None when the bundle verifies for digest, else the reason it does not."""
+    # Imported here: sigstore is loaded only by a run that verifies a bundle.
+    from tenon_compliance.signature.keyed import verify_keyed_bundle  # noqa: PLC0415
+    from tenon_compliance.signature.verify import (  # noqa: PLC0415
+        DigestFormatError,
+        load_trusted_root,
+        verify_bundle,
+    )
+
     signing = load_signing_policy(evidence)
     data = evidence.load("signature:bundle", _bundle_bytes)
     trusted_root = evidence.load(
@@ -114,6 +118,8 @@ def _public_key(
             signing.line_of("public_key").line,
             f"public key {path} is missing",
         )
+    from tenon_compliance.signature.keyed import load_public_key  # noqa: PLC0415
+
     data = path.read_bytes()
     evidence.record_input(
         str(path.relative_to(evidence.root))

@@ -15,7 +15,7 @@ from tenon_compliance.errors import (
     EvidenceMissingError,
 )
 from tenon_compliance.evidence import Evidence
-from tenon_compliance.model import Finding, Location, Subject
+from tenon_compliance.model import Finding, Subject
 
 
 class Outcome(StrEnum):
@@ -100,8 +100,3 @@ def run_case(case: Case, evidence: Evidence) -> Result:
         for violation in violations
     ]
     return Result(case, Outcome.FAILED if findings else Outcome.PASSED, findings)
-
-
-def subject_location(case: Case) -> Location | None:
-    """Where the case's subject is defined, if it has one."""
-    return case.subject.location if case.subject else None

@@ -224,3 +224,37 @@ def test_a_download_piped_into_a_shell_fails(repo_copy: Path) -> None:
     assert len(found) == 1
     assert found[0].startswith(f"{DOCKERFILE}:{line + 1}: [DOCKER-REMOTE-SOURCES")
     assert "RUN pipes a download straight into a shell" in found[0]
+
+
+def test_a_rule_that_lets_the_suite_fail_fails_ci_compliance_blocking(
+    repo_copy: Path,
+) -> None:
+    line = edit(
+        repo_copy,
+        PIPELINE,
+        "  stage: compliance\n  extends: .python\n  needs: []\n"
+        "  rules: !reference [.on-merge-requests-and-main, rules]\n",
+        "  stage: compliance\n  extends: .python\n  needs: []\n  rules:\n"
+        '    - if: $CI_PIPELINE_SOURCE == "merge_request_event"\n'
+        "      allow_failure: true\n",
+    )
+    found = failures(run_control("CI-COMPLIANCE-BLOCKING", repo_copy))
+    assert len(found) == 1
+    assert found[0].startswith(f"{PIPELINE}:{line + 4}: [CI-COMPLIANCE-BLOCKING")
+    assert (
+        "a rule of job compliance lets the compliance suite fail or wait" in (found[0])
+    )
+
+
+def test_set_plus_e_before_the_suite_fails_ci_compliance_blocking(
+    repo_copy: Path,
+) -> None:
+    edit(
+        repo_copy,
+        PIPELINE,
+        "    - mkdir -p build reports\n",
+        "    - set +e\n    - mkdir -p build reports\n",
+    )
+    found = failures(run_control("CI-COMPLIANCE-BLOCKING", repo_copy))
+    assert len(found) == 1
+    assert "'set +e' lets the script go on after the suite fails" in found[0]

@@ -33,7 +33,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,6 +130,7 @@ class Layer:
     applies: Callable[[str, str, Mapping[str, Any]], bool]
     reach: Callable[[tuple[Any, ...], Mapping[str, Any]], tuple[float, int | None]]
     defines: bool = False
+    kind: str | None = None  # set when the layer can only apply to this kind
 
 
 @dataclass(frozen=True)
@@ -239,18 +240,20 @@ def load(evidence: Evidence) -> KubernetesModel:
     kustomization, a missing kustomize, or a failed rendering.
     """
     folders = _overlay_folders(evidence.root)
-    walks = {env: _Walk(evidence, folder).run() for env, folder in folders.items()}
     tool = _kustomize_command()
-    # The renders are independent processes: run them side by side.
-    with ThreadPoolExecutor(max_workers=len(walks)) as pool:
-        futures = {
-            env: pool.submit(_render, tool, evidence.root, walk)
-            for env, walk in walks.items()
+    # Each overlay is walked (and refused if it must be) before its render
+    # starts; the renders are processes of their own, so the next walk and the
+    # parsing of finished renders go on while they run.
+    walks: dict[str, _Walk] = {}
+    with ThreadPoolExecutor(max_workers=len(folders)) as pool:
+        renders: dict[str, Future[bytes]] = {}
+        for env, folder in sorted(folders.items()):
+            walks[env] = _Walk(evidence, folder).run()
+            renders[env] = pool.submit(_render, tool, evidence.root, walks[env])
+        overlays = {
+            env: _overlay(env, walks[env], renders[env].result())
+            for env in sorted(walks)
         }
-        outputs = {env: future.result() for env, future in futures.items()}
-    overlays = {
-        env: _overlay(env, walk, outputs[env]) for env, walk in sorted(walks.items())
-    }
     return KubernetesModel(overlays)
 
 
@@ -287,10 +290,23 @@ class _Walk:
     layers: list[Layer] = field(default_factory=list)
     kustomization: str = ""
     _stack: list[str] = field(default_factory=list)
+    _by_kind: dict[str, tuple[Layer, ...]] = field(default_factory=dict)
 
     def run(self) -> _Walk:
         self.kustomization = self.visit(self.directory, ("", ""))
         return self
+
+    def layers_for(self, kind: str) -> tuple[Layer, ...]:
+        """The layers that may apply to an object of kind, in order (memoized).
+
+        Without it every object was tested against every layer, which grows
+        with services times objects.
+        """
+        if kind not in self._by_kind:
+            self._by_kind[kind] = tuple(
+                layer for layer in self.layers if layer.kind in (None, kind)
+            )
+        return self._by_kind[kind]
 
     def visit(self, directory: str, outer: tuple[str, str]) -> str:
         """Walk one kustomization folder; return its kustomization file."""
@@ -558,7 +574,7 @@ def _resource_layer(file: str, document: MappingNode, names: tuple[str, str]) ->
     def applies(obj_kind: str, obj_name: str, body: Mapping[str, Any]) -> bool:
         return obj_kind == kind and _names_match(obj_name, name, names)
 
-    return Layer(file, applies, _document_reach(document, 0), defines=True)
+    return Layer(file, applies, _document_reach(document, 0), defines=True, kind=kind)
 
 
 def _generator_layer(
@@ -572,7 +588,7 @@ def _generator_layer(
     ) -> tuple[float, int | None]:
         return (1.0 if path else 0.0), item.line
 
-    return Layer(file, applies, reach, defines=True)
+    return Layer(file, applies, reach, defines=True, kind=kind)
 
 
 def _document_reach(
@@ -885,7 +901,9 @@ def _object(env: str, walk: _Walk, document: Node, rendered: str) -> KubeObject:
         raise LoadError(rendered, document.line, "a rendered document is not an object")
     metadata = body.get("metadata") or {}
     kind, name = str(body["kind"]), str(metadata.get("name", ""))
-    layers = tuple(layer for layer in walk.layers if layer.applies(kind, name, body))
+    layers = tuple(
+        layer for layer in walk.layers_for(kind) if layer.applies(kind, name, body)
+    )
     return KubeObject(
         env=env,
         kind=kind,

@@ -32,11 +32,12 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tenon_compliance.errors import LoadError
 from tenon_compliance.evidence import Evidence
@@ -241,19 +242,24 @@ def load(evidence: Evidence) -> KubernetesModel:
     """
     folders = _overlay_folders(evidence.root)
     tool = _kustomize_command()
-    # Each overlay is walked (and refused if it must be) before its render
-    # starts; the renders are processes of their own, so the next walk and the
-    # parsing of finished renders go on while they run.
-    walks: dict[str, _Walk] = {}
-    with ThreadPoolExecutor(max_workers=len(folders)) as pool:
-        renders: dict[str, Future[bytes]] = {}
-        for env, folder in sorted(folders.items()):
-            walks[env] = _Walk(evidence, folder).run()
-            renders[env] = pool.submit(_render, tool, evidence.root, walks[env])
-        overlays = {
-            env: _overlay(env, walks[env], renders[env].result())
-            for env in sorted(walks)
-        }
+    # Every overlay is walked (and refused if it must be) before any tool
+    # runs. Then one render at a time, each overlay parsed while the next one
+    # renders: a kustomize process takes about as much memory as the suite,
+    # and the parsing keeps a second core busy.
+    walks = {env: _Walk(evidence, folder).run() for env, folder in folders.items()}
+    order = sorted(walks)
+    overlays: dict[str, Overlay] = {}
+    render = _Render.start(tool, evidence.root, walks[order[0]])
+    try:
+        for index, env in enumerate(order):
+            output = render.output()
+            render.stop()
+            if index + 1 < len(order):
+                next_env = order[index + 1]
+                render = _Render.start(tool, evidence.root, walks[next_env])
+            overlays[env] = _overlay(env, walks[env], output)
+    finally:
+        render.stop()
     return KubernetesModel(overlays)
 
 
@@ -853,25 +859,74 @@ def _offline_environment() -> dict[str, str]:
 _KLOG_PREFIX = re.compile(r"^[EWIF]\d{4} [\d:.]+\s+\d+ [^\]]+\] ", re.MULTILINE)
 
 
-def _render(tool: list[str], root: Path, walk: _Walk) -> bytes:
-    """Run kustomize on one overlay; its error message becomes a LoadError."""
-    try:
-        completed = subprocess.run(
-            [*tool, str(root / walk.directory)],
-            capture_output=True,
-            timeout=RENDER_TIMEOUT_SECONDS,
-            env=_offline_environment(),
-            check=False,
-        )
-    except subprocess.TimeoutExpired as error:
-        raise LoadError(
-            walk.kustomization, None, f"kustomize ran over {RENDER_TIMEOUT_SECONDS}s"
-        ) from error
-    if completed.returncode != 0:
-        message = completed.stderr.decode(errors="replace").strip()
-        message = _KLOG_PREFIX.sub("", message.replace(str(root) + "/", ""))
-        raise LoadError(walk.kustomization, None, f"kustomize failed: {message}")
-    return completed.stdout
+@dataclass
+class _Render:
+    """kustomize rendering one overlay, in a process of its own.
+
+    Its output goes to anonymous temporary files, not pipes: nothing has to
+    read them while it runs, so no thread is needed and the caller walks the
+    next overlay meanwhile.
+    """
+
+    walk: _Walk
+    root: Path
+    process: subprocess.Popen[bytes]
+    stdout: IO[bytes]
+    stderr: IO[bytes]
+    deadline: float
+
+    @classmethod
+    def start(cls, tool: list[str], root: Path, walk: _Walk) -> _Render:
+        # Closed by stop(), which load() always calls.
+        stdout = tempfile.TemporaryFile()  # noqa: SIM115
+        stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        try:
+            process = subprocess.Popen(
+                [*tool, str(root / walk.directory)],
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                env=_offline_environment(),
+            )
+        except OSError as error:
+            stdout.close()
+            stderr.close()
+            raise LoadError(
+                walk.kustomization, None, f"kustomize could not start: {error}"
+            ) from error
+        deadline = time.monotonic() + RENDER_TIMEOUT_SECONDS
+        return cls(walk, root, process, stdout, stderr, deadline)
+
+    def output(self) -> bytes:
+        """The rendered stream; its error message becomes a LoadError."""
+        try:
+            self.process.wait(timeout=max(0.0, self.deadline - time.monotonic()))
+        except subprocess.TimeoutExpired as error:
+            raise LoadError(
+                self.walk.kustomization,
+                None,
+                f"kustomize ran over {RENDER_TIMEOUT_SECONDS}s",
+            ) from error
+        if self.process.returncode != 0:
+            message = _read(self.stderr).decode(errors="replace").strip()
+            message = _KLOG_PREFIX.sub("", message.replace(str(self.root) + "/", ""))
+            raise LoadError(
+                self.walk.kustomization, None, f"kustomize failed: {message}"
+            )
+        return _read(self.stdout)
+
+    def stop(self) -> None:
+        """Kill the process if it still runs, and release its files."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.stdout.close()
+        self.stderr.close()
+
+
+def _read(stream: IO[bytes]) -> bytes:
+    stream.seek(0)
+    return stream.read()
 
 
 # --------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -75,11 +76,13 @@ def tool_versions() -> list[tuple[str, str]]:
             versions.append((package, metadata.version(package)))
         except metadata.PackageNotFoundError:
             versions.append((package, "not installed"))
-    versions.append(("kubectl", _kubectl_version()))
+    versions.append(("kubectl", kubectl_version()))
     return versions
 
 
-def _kubectl_version() -> str:
+@functools.cache
+def kubectl_version() -> str:
+    """kubectl's client version (it renders the overlays), asked once per process."""
     if shutil.which("kubectl") is None:
         return "not installed"
     try:

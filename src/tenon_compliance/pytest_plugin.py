@@ -10,6 +10,8 @@ per case, named ``CONTROL[subject]``. Options:
 - ``--trusted-root FILE``, ``--revision SHA``: a private Sigstore root, the
   commit being deployed;
 - ``--junit-report PATH``: where the evidence goes (``reports/junit.xml``);
+- ``--result-cache DIR``: replay a previous run over unchanged inputs
+  (``result_cache``); off unless given;
 - pytest's own ``--strict`` also makes *not evaluated* a failure.
 """
 
@@ -18,7 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import platform
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +32,13 @@ import pytest
 
 from tenon_compliance import __version__
 from tenon_compliance.catalog import Catalog, load_catalog
-from tenon_compliance.controls.base import all_controls
-from tenon_compliance.engine import Case, Outcome, Result, cases, run_case
+from tenon_compliance.engine import Outcome
 from tenon_compliance.errors import WaiverError
 from tenon_compliance.evidence import Evidence, Options
 from tenon_compliance.provenance import git_commit, input_digests, tool_versions
 from tenon_compliance.report.junit import CaseRecord, write_junit
+from tenon_compliance.result_cache import CacheMissError, ResultCache
+from tenon_compliance.results import Settled, SubjectResults, evaluate, settle
 from tenon_compliance.waivers import Waiver, load_waivers
 
 DEFAULT_REPORT = Path("reports") / "junit.xml"
@@ -49,6 +54,10 @@ class ComplianceRun:
 
     options: Options
     report_path: Path
+    cache: ResultCache | None = None
+    cache_status: str = "off: no --result-cache given"
+    cache_label: str = ""
+    _exchange: Path | None = None
     _evidence: Evidence | None = None
     _catalog: Catalog | None = None
     _waivers: list[Waiver] | WaiverError | None = None
@@ -76,8 +85,63 @@ class ComplianceRun:
             raise self._waivers
         return self._waivers
 
+    def valid_waivers(self) -> list[Waiver] | None:
+        """The waivers, or None when the file is broken (its own test fails)."""
+        try:
+            return self.waivers()
+        except WaiverError:
+            return None
+
+    def subject_results(self) -> list[SubjectResults]:
+        """Every subject's results: replayed from the cache, or evaluated."""
+        if self.cache is None:
+            return evaluate(self.evidence).subjects
+        key = self.cache.key()
+        with self.cache.locked(key):
+            try:
+                entry = self.cache.load(key)
+            except CacheMissError as miss:
+                entry, why = None, f"{miss}; "
+            else:
+                why = "" if entry else "no entry; "
+            if entry is not None:
+                self.cache_status = self.cache_label + (
+                    f"replayed entry {key[:16]} of {entry.written}: "
+                    f"{len(entry.inputs)} input files unchanged"
+                )
+                return entry.subjects
+            return self._evaluate_and_store(self.cache, key, why)
+
+    def _evaluate_and_store(
+        self, cache: ResultCache, key: str, why: str
+    ) -> list[SubjectResults]:
+        evaluation = evaluate(self.evidence)
+        if evaluation.internal_errors:
+            self.cache_status = self.cache_label + (
+                f"{why}evaluated, not stored: "
+                f"{evaluation.internal_errors} internal errors"
+            )
+            return evaluation.subjects
+        cache.store(key, self.evidence.inputs, evaluation.subjects)
+        self.cache_status = (
+            f"{self.cache_label}{why}evaluated and stored as entry {key[:16]}"
+        )
+        return evaluation.subjects
+
+    def exchange_folder(self) -> Path:
+        """A folder of this session only, where xdist workers share results."""
+        if self._exchange is None:
+            self._exchange = Path(tempfile.mkdtemp(prefix="tenon-compliance-xdist-"))
+        return self._exchange
+
+    def remove_exchange(self) -> None:
+        if self._exchange is not None:
+            shutil.rmtree(self._exchange, ignore_errors=True)
+            self._exchange = None
+
 
 RUN_KEY = pytest.StashKey[ComplianceRun]()
+EXCHANGE_INPUT = "tenon_compliance_exchange"
 
 
 # Options and configuration ---------------------------------------------
@@ -115,6 +179,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="git commit the image must have been built from",
     )
     group.addoption(
+        "--result-cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="replay the results of a previous run over unchanged inputs, "
+        "kept in DIR (off unless given)",
+    )
+    group.addoption(
         "--junit-report",
         type=Path,
         default=None,
@@ -133,8 +205,34 @@ def pytest_configure(config: pytest.Config) -> None:
         revision=config.getoption("revision"),
         strict=bool(config.getoption("strict", False)),
     )
-    config.stash[RUN_KEY] = ComplianceRun(options=options, report_path=Path(report))
+    run = ComplianceRun(options=options, report_path=Path(report))
+    cache_folder = config.getoption("result_cache")
+    exchange = getattr(config, "workerinput", {}).get(EXCHANGE_INPUT)
+    if cache_folder is not None and options.image is None:
+        run.cache = ResultCache(Path(cache_folder).resolve(), options, run.report_path)
+        run.cache_status = "not used: no compliance test was collected"
+    elif exchange is not None:
+        # An xdist worker without a result cache: the workers of this run
+        # still share one evaluation instead of each computing it.
+        run.cache = ResultCache(Path(exchange), options, run.report_path)
+        run.cache_label = "no --result-cache; shared by this run's xdist workers: "
+    elif cache_folder is not None:
+        run.cache_status = "off: an image is checked, its evidence is read anew"
+    config.stash[RUN_KEY] = run
     config.pluginmanager.register(JUnitReporter(config), "tenon-junit")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist, in the controller: tell each worker the run's exchange."""
+    run = node.config.stash[RUN_KEY]
+    node.workerinput[EXCHANGE_INPUT] = str(run.exchange_folder())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(RUN_KEY, None)
+    if run is not None:
+        run.remove_exchange()
 
 
 @pytest.fixture(scope="session")
@@ -158,154 +256,102 @@ def pytest_pycollect_makeitem(
 class ControlSuite(pytest.Collector):
     """Every registered control applied to every subject it selects.
 
-    One test per subject (``[prod:Deployment/runtime-api]``) runs every control
-    that selected it; a control that could not select anything gets a test of
-    its own (``[K8S-REPLICAS]``). Pytest's cost grows with the number of tests,
-    so grouping by subject keeps large estates fast, while the JUnit still gets
-    one testcase per control and subject.
+    One test per subject (``[prod:Deployment/runtime-api]``) reports every
+    control that selected it; a control that could not select anything gets a
+    test of its own (``[K8S-REPLICAS]``). Pytest's cost grows with the number
+    of tests, so grouping by subject keeps large estates fast, while the JUnit
+    still gets one testcase per control and subject.
+
+    The controls are evaluated while collecting (or replayed from the result
+    cache), so every pytest-xdist worker reports the same results.
     """
 
     def collect(self) -> Iterator[pytest.Item]:
         run = self.config.stash[RUN_KEY]
-        by_subject: dict[str, list[Case]] = {}
-        for control in all_controls():
-            for case in cases(control, run.evidence):
-                key = case.subject.id if case.subject else control.id
-                by_subject.setdefault(key, []).append(case)
-        for key, grouped in by_subject.items():
-            yield SubjectItem.from_parent(self, name=f"[{key}]", cases=grouped)
+        for subject in run.subject_results():
+            yield SubjectItem.from_parent(self, name=subject.name, results=subject)
 
 
 class ControlFailedError(Exception):
-    """Raised by a SubjectItem when one of its cases failed; carries the results."""
+    """Raised by a SubjectItem when one of its cases failed; carries the texts."""
 
-    def __init__(self, results: list[Result]) -> None:
+    def __init__(self, failed: list[Settled]) -> None:
         super().__init__("control failed")
-        self.results = results
+        self.failed = failed
 
 
 class SubjectItem(pytest.Item):
     """Every control that selected one subject (or one control with no subject)."""
 
-    def __init__(self, *, cases: list[Case], **kwargs: Any) -> None:
+    def __init__(self, *, results: SubjectResults, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.cases = cases
+        self.results = results
         self.user_properties.append((SUBJECT_PROPERTY, self.name))
 
     def runtest(self) -> None:
         run = self.config.stash[RUN_KEY]
-        results = [
-            _apply_waivers(run_case(case, run.evidence), run) for case in self.cases
+        waivers = run.valid_waivers()
+        settled = [
+            settle(case, waivers, strict=run.options.strict)
+            for case in self.results.cases
         ]
-        if run.options.strict:
-            for result in results:
-                if result.outcome is Outcome.NOT_EVALUATED:
-                    result.outcome = Outcome.FAILED
-                    result.reason = f"{result.reason} (--strict)"
+        self.user_properties.append((CACHE_PROPERTY, run.cache_status))
         self.user_properties.append(
-            (CASES_PROPERTY, json.dumps([_case_record(result) for result in results]))
+            (CASES_PROPERTY, json.dumps([_case_record(case) for case in settled]))
         )
 
-        failed = [r for r in results if r.outcome in (Outcome.FAILED, Outcome.ERROR)]
+        failed = [s for s in settled if s.outcome in (Outcome.FAILED, Outcome.ERROR)]
         if failed:
             raise ControlFailedError(failed)
-        outcomes = {result.outcome for result in results}
+        outcomes = {case.outcome for case in settled}
         if outcomes == {Outcome.PASSED}:
             return
-        skipped = [r for r in results if r.outcome is not Outcome.PASSED]
+        skipped = [
+            case.message for case in settled if case.outcome is not Outcome.PASSED
+        ]
         kind = Outcome.WAIVED if Outcome.WAIVED in outcomes else Outcome.NOT_EVALUATED
         self.user_properties.append(("outcome", kind.value))
-        pytest.skip("; ".join(_skip_reason(result) for result in skipped))
+        pytest.skip("; ".join(skipped))
 
     def repr_failure(
         self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
     ) -> str:
         if isinstance(excinfo.value, ControlFailedError):
-            return "\n".join(_describe(result) for result in excinfo.value.results)
+            return "\n".join(case.text for case in excinfo.value.failed)
         return str(super().repr_failure(excinfo, style=style))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        run = self.config.stash[RUN_KEY]
-        subject = self.cases[0].subject
-        if subject is None:
-            return run.options.root, None, self.name
-        line = subject.location.line - 1 if subject.location.line else None
-        return run.options.root / subject.location.file, line, self.name
+        root = self.config.stash[RUN_KEY].options.root
+        if not self.results.file:
+            return root, None, self.name
+        line = self.results.line - 1 if self.results.line else None
+        return root / self.results.file, line, self.name
 
 
 CASES_PROPERTY = "tenon.cases"
 SUBJECT_PROPERTY = "tenon.subject"
 
 
-def _case_record(result: Result) -> dict[str, Any]:
+CACHE_PROPERTY = "tenon.cache"
+
+
+def _case_record(settled: Settled) -> dict[str, Any]:
     """What the JUnit needs of one case; plain data, so xdist can carry it."""
-    control, subject = result.case.control, result.case.subject
-    location = subject.location if subject else None
+    case = settled.case
     return {
-        "name": result.case.id,
-        "control": control.id,
-        "title": control.title,
-        "clauses": " ".join(control.clauses),
-        "severity": control.severity.value,
-        "method": control.method.value,
-        "subject": subject.id if subject else "",
-        "file": location.file if location else "",
-        "line": location.line if location and location.line else None,
-        "outcome": result.outcome.value,
-        "message": _skip_reason(result)
-        if result.outcome in (Outcome.WAIVED, Outcome.NOT_EVALUATED)
-        else _headline(result),
-        "text": _describe(result) if result.outcome is not Outcome.PASSED else "",
+        "name": case.name,
+        "control": case.control,
+        "title": case.title,
+        "clauses": case.clauses,
+        "severity": case.severity,
+        "method": case.method,
+        "subject": case.subject,
+        "file": case.file,
+        "line": case.line,
+        "outcome": settled.outcome.value,
+        "message": settled.message,
+        "text": settled.text,
     }
-
-
-def _apply_waivers(result: Result, run: ComplianceRun) -> Result:
-    """Mark a failed result waived when a valid waiver covers its case.
-
-    A broken waivers file waives nothing (its own test fails the run).
-    """
-    if result.outcome is not Outcome.FAILED or result.case.subject is None:
-        return result
-    try:
-        waivers = run.waivers()
-    except WaiverError:
-        return result
-    control, subject = result.case.control.id, result.case.subject.id
-    matching = [waiver for waiver in waivers if waiver.matches(control, subject)]
-    if not matching:
-        return result
-    result.waived = [(finding, matching[0].describe()) for finding in result.findings]
-    result.outcome = Outcome.WAIVED
-    return result
-
-
-def _skip_reason(result: Result) -> str:
-    control = result.case.control.id
-    if result.outcome is Outcome.WAIVED:
-        notes = "; ".join(sorted({note for _, note in result.waived}))
-        return f"WAIVED {control}: {notes}"
-    return f"NOT EVALUATED {control}: {result.reason}"
-
-
-def _headline(result: Result) -> str:
-    if result.findings:
-        first = result.findings[0]
-        more = len(result.findings) - 1
-        return f"{first.location}: {first.message}" + (
-            f" (+{more} more)" if more else ""
-        )
-    return result.reason
-
-
-def _describe(result: Result) -> str:
-    control = result.case.control
-    if result.findings:
-        lines = [finding.line() for finding in result.findings]
-    else:
-        lines = [f"[{control.id} {','.join(control.clauses)}] {result.reason}"]
-    if result.waived:
-        lines = [f"WAIVED {line}" for line in lines]
-    return "\n".join(lines)
 
 
 # Reporting ------------------------------------------------------------
@@ -347,6 +393,7 @@ def pytest_terminal_summary(
             terminalreporter.section(title)
             for name, reason in entries:
                 write(f"{name}: {reason}")
+    write(f"result cache: {reporter.cache_status(run)}")
     write(f"JUnit evidence: {reporter.path}")
 
 
@@ -383,6 +430,7 @@ class JUnitReporter:
         self.records: dict[str, CaseRecord] = {}
         self.waived: list[tuple[str, str]] = []
         self.not_evaluated: list[tuple[str, str]] = []
+        self.cache_statuses: set[str] = set()
         self.started = dt.datetime.now(dt.UTC)
 
     @property
@@ -410,6 +458,7 @@ class JUnitReporter:
             return
         properties = dict(report.user_properties)
         if CASES_PROPERTY in properties:
+            self.cache_statuses.add(str(properties[CACHE_PROPERTY]))
             if report.when == "call":
                 self._expand(report, json.loads(str(properties[CASES_PROPERTY])))
             return
@@ -479,6 +528,10 @@ class JUnitReporter:
             hostname=socket.gethostname(),
         )
 
+    def cache_status(self, run: ComplianceRun) -> str:
+        """What the result cache did; with xdist, what each worker's did."""
+        return "; ".join(sorted(self.cache_statuses)) or run.cache_status
+
     def _suite_properties(self, run: ComplianceRun) -> list[tuple[str, str]]:
         root = run.options.root
         properties = [
@@ -486,6 +539,7 @@ class JUnitReporter:
             ("root", str(root)),
             ("catalog.version", run.catalog.version),
             ("strict", str(run.options.strict).lower()),
+            ("result.cache", self.cache_status(run)),
             ("image", run.options.image or "not given"),
             ("signature.bundle", str(run.options.signature_bundle or "not given")),
             ("platform", platform.platform()),

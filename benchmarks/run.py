@@ -7,15 +7,15 @@ One command::
 For each size, benchmarks/generate_estate.py writes an estate with seeded
 violations. Then, ``--runs`` times, in alternation (the order flips every run):
 
-- **cold**: each tool on a fresh copy of the estate at a new path, with no
-  on-disk cache of the suite (``SUITE_CACHE_DIRS`` is emptied first). The page
-  cache is warm: the files were just written, and this shared machine gives
-  no way to drop it;
+- **cold**: each tool on a fresh copy of the estate at a new path, the
+  suite's result cache emptied first. The page cache is warm: the files were
+  just written, and this shared machine gives no way to drop it;
 - **warm**: each tool again on the same copy, inputs unchanged: page cache
-  warm and any on-disk cache the suite keeps valid.
+  warm and the suite's result cache holding the cold run's entry.
 
-The suite is ``python -m pytest compliance/ --root ESTATE --junit-report TMP``
-run from this repository (JUnit included). Checkov runs from its own virtual
+The suite is ``python -m pytest compliance/ --root ESTATE --junit-report TMP
+--result-cache WORK/suite-result-cache`` run from this repository (JUnit
+included), as CI runs it. Checkov runs from its own virtual
 environment (``--checkov-venv``, created with ``pip install checkov`` on first
 use; never a dependency of the project) as::
 
@@ -25,15 +25,15 @@ use; never a dependency of the project) as::
 so it reads the same Terraform, the raw manifests, and renders every
 kustomization itself (its kustomize framework calls kubectl kustomize, as the
 suite does). At the largest size the suite also runs with ``-n auto``
-(pytest-xdist), against one process, warm.
+(pytest-xdist) against one process, cold and warm.
 
 Each run records wall time, CPU time (user + system of the process and every
 descendant it waited for, from wait4), the peak RSS of the largest process
 (ru_maxrss) and the peak PSS summed over the process tree (sampled from
 /proc/*/smaps_rollup every 50 ms; PSS shares a page among the processes that
 map it, so forked workers are not counted twice). The medians are printed
-with the ratios suite / Checkov, the time per object, and for every seeded
-violation whether each tool reported it.
+with the ratios suite / Checkov, the time per object, every target met or
+not, and for every seeded violation whether each tool reported it.
 """
 
 from __future__ import annotations
@@ -62,8 +62,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import generate_estate  # noqa: E402 - benchmarks/ is not a package
 
 CACHE = Path.home() / ".cache" / "tenon-bench"
-# On-disk caches of the suite that a cold run must not find (none today).
-SUITE_CACHE_DIRS: tuple[Path, ...] = ()
+RESULT_CACHE = "suite-result-cache"  # under --work; emptied before a cold run
 CHECKOV_FRAMEWORKS = ("terraform", "kubernetes", "kustomize", "dockerfile")
 _FINDING = re.compile(
     r"^(?P<file>[^\s:]+)(:\d+)?: \[(?P<control>\S+) [^\]]*\] (?P<subject>\S+): "
@@ -173,10 +172,13 @@ def ensure_checkov(directory: Path) -> Path:
     return executable
 
 
-def suite_command(estate: Path, junit: Path, workers: str | None = None) -> list[str]:
+def suite_command(
+    estate: Path, junit: Path, cache: Path, workers: str | None = None
+) -> list[str]:
     command = [
         sys.executable, "-m", "pytest", "compliance/", "-q", "-p", "no:randomly",
         "--root", str(estate), "--junit-report", str(junit),
+        "--result-cache", str(cache),
     ]  # fmt: skip
     return [*command, "-n", workers] if workers else command
 
@@ -286,13 +288,22 @@ class SizeResult:
 
 
 def _run_suite(
-    result: SizeResult, mode: str, estate: Path, scratch: Path, workers: str | None
+    result: SizeResult,
+    mode: str,
+    *,
+    estate: Path,
+    scratch: Path,
+    workers: str | None,
+    cache: Path,
+    label: str = "suite",
 ) -> None:
-    name = f"suite-{mode}"
+    name = f"{label}-{mode}"
     junit = scratch / f"junit-{name}.xml"
     junit.unlink(missing_ok=True)
+    if mode == "cold":
+        shutil.rmtree(cache, ignore_errors=True)
     sample = measure(
-        suite_command(estate, junit, workers), REPO, scratch / f"{name}.log"
+        suite_command(estate, junit, cache, workers), REPO, scratch / f"{name}.log"
     )
     if sample.returncode not in (0, 1):
         raise BenchmarkError(
@@ -333,13 +344,21 @@ def bench_size(
     result = SizeResult(size, objects, estate)
     scratch = work / f"scratch-{size}"
     scratch.mkdir(exist_ok=True)
+    cache = work / RESULT_CACHE
 
     for run in range(runs):
         copy = work / f"run-{size}-{run}"
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(source, copy, symlinks=True)
         steps: list[Callable[[str], None]] = [
-            partial(_run_suite, result, estate=copy, scratch=scratch, workers=None),
+            partial(
+                _run_suite,
+                result,
+                estate=copy,
+                scratch=scratch,
+                workers=None,
+                cache=cache,
+            ),
             partial(
                 _run_checkov, result, checkov=checkov, estate=copy, scratch=scratch
             ),
@@ -347,17 +366,37 @@ def bench_size(
         if run % 2:
             steps.reverse()
         for mode in ("cold", "warm"):
-            if mode == "cold":
-                for directory in SUITE_CACHE_DIRS:
-                    shutil.rmtree(directory, ignore_errors=True)
             for step in steps:
                 step(mode)
         if xdist:
-            _run_suite(result, "xdist", copy, scratch, "auto")
-            _run_suite(result, "one-process", copy, scratch, None)
+            _xdist_pair(result, run, copy, scratch, cache)
         shutil.rmtree(copy, ignore_errors=True)
         _progress(result, run)
     return result
+
+
+def _xdist_pair(
+    result: SizeResult, run: int, estate: Path, scratch: Path, cache: Path
+) -> None:
+    """``-n auto`` against one process, cold then warm, the order flipping."""
+    pair = [("xdist", "auto"), ("one-process", None)]
+    for mode in ("cold", "warm"):
+        for label, workers in pair if run % 2 == 0 else reversed(pair):
+            copy = estate.with_name(f"{estate.name}-{label}")
+            if mode == "cold":
+                shutil.rmtree(copy, ignore_errors=True)
+                shutil.copytree(estate, copy, symlinks=True)
+            _run_suite(
+                result,
+                mode,
+                estate=copy,
+                scratch=scratch,
+                workers=workers,
+                cache=cache,
+                label=label,
+            )
+    for label, _ in pair:
+        shutil.rmtree(estate.with_name(f"{estate.name}-{label}"), ignore_errors=True)
 
 
 def _progress(result: SizeResult, run: int) -> None:
@@ -394,10 +433,52 @@ def report(result: SizeResult) -> None:
     for name in ("suite-cold", "suite-warm", "checkov-cold", "checkov-warm"):
         per = s[name].median("wall") / result.objects * 1000
         print(f"{name} ms per object: {per:.2f}")
-    if "suite-xdist" in s:
-        ratio = s["suite-xdist"].median("wall") / s["suite-one-process"].median("wall")
-        print(f"xdist -n auto / one process (wall): {ratio:.2f}")
+    for mode in ("cold", "warm"):
+        if f"xdist-{mode}" in s:
+            ratio = s[f"xdist-{mode}"].median("wall") / s[f"one-process-{mode}"].median(
+                "wall"
+            )
+            print(f"xdist -n auto / one process, {mode} (wall): {ratio:.2f}")
     _report_seeded(result)
+
+
+def report_targets(results: list[SizeResult]) -> None:
+    """Every target of the benchmark, met or not, from this run's medians."""
+    print("\n## targets (suite / Checkov unless said)")
+    rows: list[tuple[str, float, float]] = []
+    for result in results:
+        s, n = result.series, result.objects
+        for mode, limit in (("cold", 1 / 3), ("warm", 1 / 10)):
+            ratio = s[f"suite-{mode}"].median("wall") / s[f"checkov-{mode}"].median(
+                "wall"
+            )
+            rows.append((f"{n} objects, {mode} wall time", ratio, limit))
+        for attribute in ("max_rss_mb", "tree_pss_mb"):
+            ratio = s["suite-cold"].median(attribute) / s["checkov-cold"].median(
+                attribute
+            )
+            rows.append((f"{n} objects, cold {attribute}", ratio, 1 / 3))
+        for mode in ("cold", "warm"):
+            if f"xdist-{mode}" in s:
+                ratio = s[f"xdist-{mode}"].median("wall") / s[
+                    f"one-process-{mode}"
+                ].median("wall")
+                rows.append((f"{n} objects, xdist / one process {mode}", ratio, 1.0))
+    if len(results) > 1:
+        small, large = results[0], results[-1]
+        per = [
+            r.series["suite-cold"].median("wall") / r.objects for r in (small, large)
+        ]
+        rows.append(
+            (
+                f"time per object cold, {large.objects} / {small.objects}",
+                per[1] / per[0],
+                1.0,
+            )
+        )
+    for name, ratio, limit in rows:
+        verdict = "met" if ratio <= limit else "NOT MET"
+        print(f"  {name:48} {ratio:6.2f}  (at most {limit:.2f}) {verdict}")
 
 
 def _report_seeded(result: SizeResult) -> None:
@@ -465,12 +546,15 @@ def main(argv: list[str] | None = None) -> int:
     print("command: python " + " ".join(sys.argv))
     print(f"machine: {_cpu_model()}, {os.cpu_count()} cores, {_memory_gb():.0f} GB, "
           f"load average {os.getloadavg()}")  # fmt: skip
-    for size in args.sizes:
+    results = []
+    for size in sorted(args.sizes):
         xdist = not args.no_xdist and size == max(args.sizes)
         result = bench_size(
             size, args.runs, args.violations, checkov, args.work, xdist=xdist
         )
         report(result)
+        results.append(result)
+    report_targets(results)
     print(f"load average at the end {os.getloadavg()}")
     return 0
 

@@ -7,16 +7,20 @@ by a key made of
 
 - the *environment*: this package's and the probe service's own source, the
   versions of Python, of the packages the controls use and of kubectl, and the
-  options that change results (root path, trusted root, revision);
+  options that change results (root path, trusted root, revision, image and
+  bundle);
 - the *listing*: the name of every file and folder under the root (except
-  ``.git``, ``.pytest_cache`` and the run's own JUnit report), so that a file
-  added, removed or renamed anywhere, even one no control read, misses;
+  ``.git``, ``.pytest_cache``, ``__pycache__``, the cache itself and the run's
+  own JUnit report), so that a file added, removed or renamed anywhere, even
+  one no control read, misses;
 
 and replayed only when every file it read still has the same sha256 (every
 file under ``k8s/`` counts as read: kustomize reads them). An entry that
 cannot be read or does not match is a miss, and the run computes and stores a
-new one: the cache can make a run faster, never different. Runs given an
-image are never cached: the image's evidence is read anew every time.
+new one: the cache can make a run faster, never different. The plugin keeps
+no entry of a run given an image (its evidence is read anew every time); such
+a run's xdist workers still share their evaluation through a folder of the
+run.
 
 One entry is computed at a time per key (a lock file), so pytest-xdist
 workers wait for the first one's results instead of each computing them.
@@ -54,8 +58,10 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 KEEP = 8
-# Not inputs: Git's data, pytest's state, this cache if it lives under the root.
-_UNLISTED = frozenset({".git", ".pytest_cache"})
+# Not inputs: Git's data, pytest's state, Python's bytecode (written by the
+# run itself when the root is this repository), and this cache if it lives
+# under the root.
+_UNLISTED = frozenset({".git", ".pytest_cache", "__pycache__"})
 # Third-party code whose behaviour decides results, beyond the standard library.
 _PACKAGES = (
     "PyYAML",

@@ -339,3 +339,34 @@ def test_rendering_runs_offline_behind_an_unreachable_proxy() -> None:
 
     assert environment["HTTPS_PROXY"] == "http://127.0.0.1:9"
     assert environment["GIT_ALLOW_PROTOCOL"] == "file"
+
+
+def test_slow_renders_run_side_by_side_and_give_the_same_model(
+    real: tuple[KubernetesModel, Evidence], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past PARALLEL_AFTER_SECONDS the renders overlap; the model is unchanged."""
+    started: list[loader._Render] = []
+    overlapping: list[int] = []
+    start = loader._Render.start
+
+    def watched(tool: list[str], root: Path, walk: loader._Walk) -> loader._Render:
+        overlapping.append(sum(r.process.poll() is None for r in started))
+        started.append(start(tool, root, walk))
+        return started[-1]
+
+    monkeypatch.setattr(loader, "PARALLEL_AFTER_SECONDS", 0.001)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    monkeypatch.setattr(loader._Render, "start", watched)
+
+    model, _ = load_from(REPO)
+
+    assert len(started) == 3
+    assert max(overlapping) >= 1, "no render started while another still ran"
+    assert all(render.process.poll() is not None for render in started)
+    for env, overlay in real[0].overlays.items():
+        parallel = model.overlays[env]
+        assert [o.id for o in parallel.objects] == [o.id for o in overlay.objects]
+        assert [o.body for o in parallel.objects] == [o.body for o in overlay.objects]
+        assert [o.location("spec") for o in parallel.objects] == [
+            o.location("spec") for o in overlay.objects
+        ]

@@ -26,6 +26,7 @@ Helm charts are refused outright: they can run programs or fetch charts.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -34,7 +35,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -242,24 +243,10 @@ def load(evidence: Evidence) -> KubernetesModel:
     """
     folders = _overlay_folders(evidence.root)
     tool = _kustomize_command()
-    # Every overlay is walked (and refused if it must be) before any tool
-    # runs. Then one render at a time, each overlay parsed while the next one
-    # renders: a kustomize process takes about as much memory as the suite,
-    # and the parsing keeps a second core busy.
+    # Every overlay is walked (and refused if it must be) before any tool runs.
     walks = {env: _Walk(evidence, folder).run() for env, folder in folders.items()}
-    order = sorted(walks)
-    overlays: dict[str, Overlay] = {}
-    render = _Render.start(tool, evidence.root, walks[order[0]])
-    try:
-        for index, env in enumerate(order):
-            output = render.output()
-            render.stop()
-            if index + 1 < len(order):
-                next_env = order[index + 1]
-                render = _Render.start(tool, evidence.root, walks[next_env])
-            overlays[env] = _overlay(env, walks[env], output)
-    finally:
-        render.stop()
+    with contextlib.closing(_rendered(tool, evidence.root, walks)) as rendered:
+        overlays = {env: _overlay(env, walks[env], output) for env, output in rendered}
     return KubernetesModel(overlays)
 
 
@@ -859,6 +846,48 @@ def _offline_environment() -> dict[str, str]:
 _KLOG_PREFIX = re.compile(r"^[EWIF]\d{4} [\d:.]+\s+\d+ [^\]]+\] ", re.MULTILINE)
 
 
+# A render that runs longer than this gets siblings, up to one per core.
+PARALLEL_AFTER_SECONDS = 1.0
+
+
+def _rendered(
+    tool: list[str], root: Path, walks: dict[str, _Walk]
+) -> Generator[tuple[str, bytes], None, None]:
+    """Each overlay's rendered stream, in name order; the next one renders meanwhile.
+
+    One kustomize process at a time while renders are quick: each takes about
+    as much memory as the suite. Once one runs longer than
+    PARALLEL_AFTER_SECONDS the estate is large enough for more cores to pay,
+    and as many run side by side as there are cores. Close the generator to
+    stop what still runs.
+    """
+    waiting = sorted(walks)
+    running: dict[str, _Render] = {}
+    cores = len(os.sched_getaffinity(0))
+    slow = False
+
+    def fill() -> None:
+        while waiting and len(running) < (cores if slow else 1):
+            env = waiting.pop(0)
+            running[env] = _Render.start(tool, root, walks[env])
+
+    try:
+        fill()
+        for env in sorted(walks):
+            render = running[env]  # started in the same order, fill() keeps one
+            while not render.finished(PARALLEL_AFTER_SECONDS):
+                slow = True
+                fill()
+            output = render.output()
+            render.stop()
+            del running[env]
+            fill()
+            yield env, output
+    finally:
+        for render in running.values():
+            render.stop()
+
+
 @dataclass
 class _Render:
     """kustomize rendering one overlay, in a process of its own.
@@ -897,16 +926,26 @@ class _Render:
         deadline = time.monotonic() + RENDER_TIMEOUT_SECONDS
         return cls(walk, root, process, stdout, stderr, deadline)
 
+    def finished(self, patience: float) -> bool:
+        """Wait up to patience seconds; True once it ended or ran out of time."""
+        remaining = self.deadline - time.monotonic()
+        try:
+            self.process.wait(timeout=max(0.0, min(patience, remaining)))
+        except subprocess.TimeoutExpired:
+            return remaining <= patience
+        return True
+
     def output(self) -> bytes:
         """The rendered stream; its error message becomes a LoadError."""
-        try:
-            self.process.wait(timeout=max(0.0, self.deadline - time.monotonic()))
-        except subprocess.TimeoutExpired as error:
-            raise LoadError(
-                self.walk.kustomization,
-                None,
-                f"kustomize ran over {RENDER_TIMEOUT_SECONDS}s",
-            ) from error
+        if self.process.poll() is None:
+            try:
+                self.process.wait(timeout=max(0.0, self.deadline - time.monotonic()))
+            except subprocess.TimeoutExpired as error:
+                raise LoadError(
+                    self.walk.kustomization,
+                    None,
+                    f"kustomize ran over {RENDER_TIMEOUT_SECONDS}s",
+                ) from error
         if self.process.returncode != 0:
             message = _read(self.stderr).decode(errors="replace").strip()
             message = _KLOG_PREFIX.sub("", message.replace(str(self.root) + "/", ""))

@@ -378,7 +378,11 @@ def bench_size(
 def _xdist_pair(
     result: SizeResult, run: int, estate: Path, scratch: Path, cache: Path
 ) -> None:
-    """``-n auto`` against one process, cold then warm, the order flipping."""
+    """``-n auto`` against one process, cold then warm, the order flipping.
+
+    Each has its own copy and its own result cache, so that the cold run of
+    one does not empty the cache the other's warm run replays.
+    """
     pair = [("xdist", "auto"), ("one-process", None)]
     for mode in ("cold", "warm"):
         for label, workers in pair if run % 2 == 0 else reversed(pair):
@@ -392,7 +396,7 @@ def _xdist_pair(
                 estate=copy,
                 scratch=scratch,
                 workers=workers,
-                cache=cache,
+                cache=cache.with_name(f"{cache.name}-{label}"),
                 label=label,
             )
     for label, _ in pair:

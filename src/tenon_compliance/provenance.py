@@ -83,11 +83,23 @@ def tool_versions() -> list[tuple[str, str]]:
 @functools.cache
 def kubectl_version() -> str:
     """kubectl's client version (it renders the overlays), asked once per process."""
-    if shutil.which("kubectl") is None:
+    return _version_of("kubectl", "version", "--client")
+
+
+@functools.cache
+def renderer_version() -> str:
+    """The version of what renders the overlays: kubectl, else kustomize."""
+    if shutil.which("kubectl") is not None:
+        return f"kubectl: {kubectl_version()}"
+    return f"kustomize: {_version_of('kustomize', 'version')}"
+
+
+def _version_of(tool: str, *arguments: str) -> str:
+    if shutil.which(tool) is None:
         return "not installed"
     try:
         done = subprocess.run(
-            ["kubectl", "version", "--client"],
+            [tool, *arguments],
             check=True,
             capture_output=True,
             text=True,

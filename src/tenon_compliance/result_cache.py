@@ -6,9 +6,9 @@ as JSON, never pickle) and the sha256 of every file the run read. It is found
 by a key made of
 
 - the *environment*: this package's and the probe service's own source, the
-  versions of Python, of the packages the controls use and of kubectl, and the
-  options that change results (root path, trusted root, revision, image and
-  bundle);
+  versions of Python, of the packages the controls use and of kubectl (or
+  kustomize), and the options that change results (root path, trusted root,
+  revision, image and bundle);
 - the *listing*: the name of every file and folder under the root (except
   ``.git``, ``.pytest_cache``, ``__pycache__``, the cache itself and the run's
   own JUnit report), so that a file added, removed or renamed anywhere, even
@@ -51,7 +51,7 @@ from typing import Any
 import tenon_compliance
 import tenon_probe
 from tenon_compliance.evidence import Options
-from tenon_compliance.provenance import kubectl_version
+from tenon_compliance.provenance import renderer_version
 from tenon_compliance.results import SubjectResults
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class ResultCache:
             "probe": _source_digest(Path(tenon_probe.__file__).parent),
             "python": sys.version,
             "packages": {name: _version(name) for name in _PACKAGES},
-            "kubectl": kubectl_version(),
+            "renderer": renderer_version(),
             "root": str(self.root),
             "revision": self.options.revision,
             "trusted_root": _file_digest(self.options.trusted_root),

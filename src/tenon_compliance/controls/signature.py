@@ -21,8 +21,8 @@ from tenon_compliance.evidence import Evidence
 from tenon_compliance.loaders.yaml_lines import (
     MappingNode,
     line_of,
-    load_documents,
     plain,
+    repository_documents,
 )
 from tenon_compliance.model import Location, Method, Severity, Subject, Violation
 from tenon_compliance.signature.policy import (
@@ -186,7 +186,7 @@ def admission_policies(evidence: Evidence) -> list[Subject]:
         relative = path.relative_to(evidence.root).as_posix()
         if relative.startswith("k8s/schemas/"):
             continue
-        for document in load_documents(evidence.read_bytes(relative), relative):
+        for document in repository_documents(evidence, relative):
             if isinstance(document, MappingNode) and _is_policy(document):
                 name = plain(document).get("metadata", {}).get("name", "?")
                 subjects.append(

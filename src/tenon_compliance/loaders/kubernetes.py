@@ -52,6 +52,7 @@ from tenon_compliance.loaders.yaml_lines import (
     line_of,
     load_documents,
     plain,
+    repository_documents,
 )
 from tenon_compliance.model import Location
 
@@ -328,10 +329,16 @@ class _Walk:
         raise LoadError(directory, None, "no kustomization.yaml in this folder")
 
     def read_yaml(self, file: str) -> Node:
-        documents = load_documents(self.read(file), file)
+        documents = self.parsed(file)
         if len(documents) != 1 or not isinstance(documents[0], MappingNode):
             raise LoadError(file, None, "a kustomization is one YAML mapping")
         return documents[0]
+
+    def parsed(self, file: str) -> list[Node]:
+        """The file's documents, parsed once per run whichever walk asks."""
+        if file not in self.files:
+            self.files.append(file)
+        return repository_documents(self.evidence, file)
 
     def read(self, file: str) -> bytes:
         if file not in self.files:
@@ -397,12 +404,8 @@ class _Walk:
             self.layers.append(_resource_layer(path, document, names))
 
     def documents(self, path: str, data: bytes | None = None) -> list[MappingNode]:
-        raw = self.read(path) if data is None else data
-        return [
-            document
-            for document in load_documents(raw, path)
-            if isinstance(document, MappingNode)
-        ]
+        parsed = self.parsed(path) if data is None else load_documents(data, path)
+        return [document for document in parsed if isinstance(document, MappingNode)]
 
     # Generators: a generated ConfigMap or Secret traces to its generator entry.
 
@@ -485,7 +488,7 @@ class _Walk:
         path_node = entry.get("path")
         if isinstance(path_node, ScalarNode):
             path = self.local(directory, str(path_node.value), file, path_node.line)
-            return load_documents(self.read(path), path), path, 0
+            return self.parsed(path), path, 0
         inline = entry.get("patch")
         if isinstance(inline, ScalarNode) and isinstance(inline.value, str):
             return _inline_documents(inline, file), file, _text_offset(inline)
@@ -506,7 +509,7 @@ class _Walk:
             )
         else:
             source = self.local(directory, entry.value, file, entry.line)
-            documents, offset = load_documents(self.read(source), source), 0
+            documents, offset = self.parsed(source), 0
         for document in documents:
             self.layers.extend(_patch_layers(document, source, offset, None, names))
 

@@ -31,12 +31,15 @@ import binascii
 import logging
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from yaml.resolver import Resolver
 
 from tenon_compliance.errors import LoadError
+
+if TYPE_CHECKING:
+    from tenon_compliance.evidence import Evidence
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +153,20 @@ def load_documents(
     except yaml.YAMLError as error:
         raise LoadError(file, None, f"invalid YAML: {error}") from error
     return builder.documents
+
+
+def repository_documents(evidence: Evidence, relative: str) -> list[Node]:
+    """The documents of a repository file, parsed once per run and shared.
+
+    Several readers parse the same manifests (each overlay's walk reads the
+    whole base; the admission-policy controls read every file under k8s/).
+    The nodes are never modified, so sharing them is safe. Raises LoadError
+    as load_documents does, or when the file cannot be read.
+    """
+    return evidence.load(
+        f"yaml:{relative}",
+        lambda ev: load_documents(ev.read_bytes(relative), relative),
+    )
 
 
 def plain(node: Node) -> Any:

@@ -33,7 +33,7 @@ from tenon_compliance.results import (
 )
 from tenon_compliance.waivers import Waiver
 from tests.conftest import copy_repository
-from tests.test_suite_run import properties, run_suite
+from tests.test_suite_run import junit_cases, properties, run_suite
 
 PROD_KUSTOMIZATION = "k8s/overlays/prod/kustomization.yaml"
 PROD_REPLICAS = "K8S-REPLICAS[prod:Deployment/runtime-api]"
@@ -293,6 +293,26 @@ def test_a_run_given_an_image_neither_replays_nor_stores(tmp_path: Path) -> None
     assert run.status == "off: an image is checked, its evidence is read anew"
     assert f"result cache: {run.status}" in run.done.stdout
     assert not cache.exists()
+
+
+def test_an_unusable_cache_folder_is_reported_and_the_run_still_judges(
+    tmp_path: Path,
+) -> None:
+    root = copy_repository(tmp_path / "repo")
+    edit(root, PROD_KUSTOMIZATION, "count: 3", "count: 2")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should go\n", encoding="utf-8")
+
+    run = cached_run(root, blocker / "cache", tmp_path / "junit.xml")
+
+    assert run.done.returncode == 1, run.output[-3000:]
+    assert run.status.startswith("unusable (")
+    assert "not-a-folder/cache" in run.status
+    assert run.status.endswith("); evaluated without it")
+    case = junit_cases(run.report)[PROD_REPLICAS]
+    failure = case.find("failure")
+    assert failure is not None
+    assert "K8S-REPLICAS" in (failure.text or "")
 
 
 # --- the key ---------------------------------------------------------------------

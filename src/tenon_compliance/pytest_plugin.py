@@ -17,6 +17,7 @@ per case, named ``CONTROL[subject]``. Options:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import json
@@ -97,8 +98,17 @@ class ComplianceRun:
         """Every subject's results: replayed from the cache, or evaluated."""
         if self.cache is None:
             return evaluate(self.evidence).subjects
-        key = self.cache.key()
-        with self.cache.locked(key):
+        lock = contextlib.ExitStack()
+        try:
+            key = self.cache.key()
+            lock.enter_context(self.cache.locked(key))
+        except OSError as error:
+            # A cache can make a run faster, never stop it.
+            self.cache_status = (
+                f"{self.cache_label}unusable ({error}); evaluated without it"
+            )
+            return evaluate(self.evidence).subjects
+        with lock:
             try:
                 entry = self.cache.load(key)
             except CacheMissError as miss:
@@ -123,7 +133,11 @@ class ComplianceRun:
                 f"{evaluation.internal_errors} internal errors"
             )
             return evaluation.subjects
-        cache.store(key, self.evidence.inputs, evaluation.subjects)
+        try:
+            cache.store(key, self.evidence.inputs, evaluation.subjects)
+        except OSError as error:
+            self.cache_status = f"{self.cache_label}{why}evaluated, not stored: {error}"
+            return evaluation.subjects
         self.cache_status = (
             f"{self.cache_label}{why}evaluated and stored as entry {key[:16]}"
         )

@@ -71,13 +71,17 @@ def input_digests(root: Path) -> Iterator[tuple[str, str]]:
 def tool_versions() -> list[tuple[str, str]]:
     """Versions of Python, the Python packages and the external tools used."""
     versions = [("python", sys.version.split()[0])]
-    for package in _PACKAGES:
-        try:
-            versions.append((package, metadata.version(package)))
-        except metadata.PackageNotFoundError:
-            versions.append((package, "not installed"))
+    versions += [(package, package_version(package)) for package in _PACKAGES]
     versions.append(("kubectl", kubectl_version()))
     return versions
+
+
+def package_version(package: str) -> str:
+    """The installed version of a Python distribution, or "not installed"."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 @functools.cache

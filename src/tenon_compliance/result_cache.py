@@ -44,14 +44,13 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import tenon_compliance
 import tenon_probe
 from tenon_compliance.evidence import Options
-from tenon_compliance.provenance import renderer_version
+from tenon_compliance.provenance import package_version, renderer_version
 from tenon_compliance.results import SubjectResults
 
 log = logging.getLogger(__name__)
@@ -163,7 +162,7 @@ class ResultCache:
             "suite": _source_digest(Path(tenon_compliance.__file__).parent),
             "probe": _source_digest(Path(tenon_probe.__file__).parent),
             "python": sys.version,
-            "packages": {name: _version(name) for name in _PACKAGES},
+            "packages": {name: package_version(name) for name in _PACKAGES},
             "renderer": renderer_version(),
             "root": str(self.root),
             "revision": self.options.revision,
@@ -272,13 +271,6 @@ def _file_digest(path: Path | None) -> str | None:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError as error:
         return f"unreadable: {error}"
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def _relative_to(path: Path, root: Path) -> str | None:

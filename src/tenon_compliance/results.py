@@ -186,11 +186,9 @@ def settle(
             return Settled(case, Outcome.WAIVED, f"WAIVED {case.control}: {note}", text)
 
     if outcome is Outcome.NOT_EVALUATED and strict:
-        case = replace(
-            case, outcome=Outcome.FAILED.value, reason=f"{case.reason} (--strict)"
-        )
-        case = replace(case, headline=case.reason)
+        reason = f"{case.reason} (--strict)"
         outcome = Outcome.FAILED
+        case = replace(case, outcome=outcome.value, reason=reason, headline=reason)
     if outcome is Outcome.PASSED:
         return Settled(case, outcome, "", "")
     if outcome is Outcome.NOT_EVALUATED:

@@ -336,17 +336,20 @@ class _Walk:
 
     def parsed(self, file: str) -> list[Node]:
         """The file's documents, parsed once per run whichever walk asks."""
-        if file not in self.files:
-            self.files.append(file)
+        self._note(file)
         return repository_documents(self.evidence, file)
 
     def read(self, file: str) -> bytes:
-        if file not in self.files:
-            self.files.append(file)
+        self._note(file)
         try:
             return self.evidence.read_bytes(file)
         except OSError as error:
             raise LoadError(file, None, f"cannot read: {error.strerror}") from error
+
+    def _note(self, file: str) -> None:
+        """Record file as one this overlay's rendering reads."""
+        if file not in self.files:
+            self.files.append(file)
 
     def check_fields(self, root: Node, file: str) -> dict[str, Any]:
         config = plain(root)

@@ -129,7 +129,7 @@ def evaluate(evidence: Evidence) -> Evaluation:
 
     evaluation = Evaluation()
     for key, grouped in by_subject.items():
-        results = [_run(case, evidence) for case in grouped]
+        results = [run_guarded(case, evidence) for case in grouped]
         evaluation.internal_errors += sum(
             1 for result in results if result.reason.startswith(INTERNAL_ERROR)
         )
@@ -148,8 +148,11 @@ def evaluate(evidence: Evidence) -> Evaluation:
 INTERNAL_ERROR = "internal error of the suite"
 
 
-def _run(case: Case, evidence: Evidence) -> Result:
-    """run_case, with a bug of the suite kept as an error result of its case."""
+def run_guarded(case: Case, evidence: Evidence) -> Result:
+    """run_case, with a bug of the suite kept as an error result of its case.
+
+    One crashing control must not hide the outcomes of the others.
+    """
     try:
         return run_case(case, evidence)
     except Exception as error:  # noqa: BLE001 - one broken control must not hide the others

@@ -1,8 +1,9 @@
 """Runs every registered control over a copy and compares it with the clean copy.
 
-The engine is called in-process (``cases``/``run_case`` over ``all_controls``)
-with one fresh ``Evidence`` per copy, exactly as the pytest plugin does, so
-the outcome of a mutant is the outcome the main job would report. A run is
+The engine is called in-process (``cases`` over ``all_controls``, each case
+through ``results.run_guarded``) with one fresh ``Evidence`` per copy, exactly
+as the pytest plugin does, so the outcome of a mutant is the outcome the main
+job would report. A run is
 kept as plain data (``Run``) so that one made in a subprocess, for a mutated
 probe service, compares the same way.
 """
@@ -17,8 +18,9 @@ from typing import Any
 from mutation_model import Applied, Mutant
 
 from tenon_compliance.controls.base import all_controls
-from tenon_compliance.engine import Case, Outcome, Result, cases, run_case
+from tenon_compliance.engine import Outcome, Result, cases
 from tenon_compliance.evidence import Evidence, Options
+from tenon_compliance.results import run_guarded
 
 ROW_PROPERTY = "mutation.row"
 FAILING = frozenset({Outcome.FAILED.value, Outcome.ERROR.value})
@@ -90,21 +92,8 @@ def run_all(root: Path, **options: Any) -> Run:
     found: dict[str, CaseOutcome] = {}
     for control in all_controls():
         for case in cases(control, evidence):
-            found[case.id] = _outcome(_run_case(case, evidence))
+            found[case.id] = _outcome(run_guarded(case, evidence))
     return Run(found)
-
-
-def _run_case(case: Case, evidence: Evidence) -> Result:
-    """run_case, with a crash of the control kept as an error result.
-
-    In the main job a crash is a failed test; here it must not hide the
-    outcomes of the other controls of the same run.
-    """
-    try:
-        return run_case(case, evidence)
-    except Exception as crash:  # noqa: BLE001 - recorded, and reported as an error
-        reason = f"the control crashed: {type(crash).__name__}: {crash}"
-        return Result(case, Outcome.ERROR, reason=reason)
 
 
 def _outcome(result: Result) -> CaseOutcome:
